@@ -1,0 +1,1 @@
+"""Consent gateway between municipalities and jobcenters."""

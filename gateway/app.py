@@ -1,0 +1,74 @@
+"""The FastAPI application: routes, error rendering, middleware, background ticks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from gateway import rfc9457
+from gateway.audit import endpoints as audit_endpoints
+from gateway.auth import endpoints as auth_endpoints
+from gateway.bootstrap import Container, build
+from gateway.observability.logging import configure as configure_logging
+from gateway.observability.middleware import RequestContextMiddleware
+from gateway.operations import endpoints as operations_endpoints
+from gateway.policy import endpoints as policy_endpoints
+from gateway.settings import Settings
+
+logger = structlog.get_logger(__name__)
+
+
+def _tick(container: Container) -> None:
+    """Sign a checkpoint when events wait too long, and forget expired assertion ids."""
+    with Session(container.engine) as session:
+        container.audit.checkpoint_if_due(session)
+        container.auth.purge_expired(session)
+        session.commit()
+
+
+async def _ticker(container: Container) -> None:
+    interval = min(container.settings.audit_checkpoint_seconds / 2, 5.0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(_tick, container)
+        except Exception as exc:
+            logger.warning("background_tick_failed", error_type=type(exc).__name__)
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    settings = settings or (container.settings if container else Settings())
+    configure_logging(level=settings.log_level, json_output=settings.log_json)
+    container = container or build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_ticker(container))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="Consent gateway",
+        version="0.1.0",
+        summary="Consent-centric exchange between municipalities and jobcenters",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.policy_engine = container.policy
+    rfc9457.install(app)
+    auth_endpoints.install(app)
+    app.include_router(audit_endpoints.router)
+    app.include_router(policy_endpoints.router)
+    app.include_router(operations_endpoints.router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
+    return app

@@ -1,0 +1,1 @@
+"""Tamper-evident audit trail: hash chain, RFC 9162 Merkle tree, signed checkpoints."""

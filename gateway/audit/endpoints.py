@@ -1,0 +1,110 @@
+"""HTTP routes of the audit trail: events for data protection officers, checkpoints, proofs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from gateway.audit import repository
+from gateway.audit.models import AuditEventRow
+from gateway.audit.repository import EventFilter
+from gateway.auth.principal import Principal
+from gateway.auth.scopes import Scope
+from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
+from gateway.errors import BadRequest
+from gateway.organisations import repository as organisations
+from gateway.organisations.models import OrganisationKind, Role
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+def _sees_everything(principal: Principal, kind: OrganisationKind | None) -> bool:
+    """An operator's DPO or admin sees the whole trail; everyone else their organisation's."""
+    return kind is OrganisationKind.OPERATOR and principal.role in {Role.DPO, Role.ADMIN, None}
+
+
+def _item(row: AuditEventRow) -> dict[str, Any]:
+    return {"seq": row.seq, "event": json.loads(row.event), "leaf_hash": row.leaf_hash}
+
+
+def _cursor(value: str | None) -> int:
+    if value is None:
+        return 0
+    if not value.isdigit():
+        raise BadRequest("The cursor is not valid.", slug="invalid-cursor")
+    return int(value)
+
+
+@router.get("/events")
+def list_events(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    subject: str | None = None,
+    organisation: str | None = None,
+    user: str | None = None,
+    consent: str | None = None,
+    purpose: str | None = None,
+    type: Annotated[str | None, Query(alias="type")] = None,
+    decision: Annotated[str | None, Query(pattern="^(permit|deny)$")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    principal.require(Scope.AUDIT_READ)
+    own = organisations.get_organisation(session, principal.organisation_id)
+    if not _sees_everything(principal, own.kind if own else None):
+        if organisation is not None and organisation != principal.organisation_id:
+            # Another organisation's events do not exist for this caller.
+            return {"items": [], "next": None}
+        organisation = principal.organisation_id
+    rows = repository.find_events(
+        session,
+        EventFilter(
+            organisation_id=organisation,
+            user_id=user,
+            subject_id=subject,
+            consent_id=consent,
+            purpose=purpose,
+            event_type=type,
+            decision=decision,
+            since=since,
+            until=until,
+            after_seq=_cursor(cursor),
+        ),
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [_item(row) for row in rows], "next": str(rows[-1].seq) if more else None}
+
+
+@router.get("/checkpoints/latest")
+def latest_checkpoint(container: ContainerDep, session: SessionDep) -> dict[str, Any]:
+    """The latest signed tree head; public, like a transparency log's."""
+    return container.audit.latest_checkpoint(session).public()
+
+
+@router.get("/proof/{seq}")
+def inclusion_proof(
+    seq: int,
+    container: ContainerDep,
+    session: SessionDep,
+    tree_size: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """RFC 9162 inclusion proof of event ``seq`` in the latest (or the named) checkpoint."""
+    return container.audit.inclusion_proof(session, seq=seq, tree_size=tree_size)
+
+
+@router.get("/consistency")
+def consistency_proof(
+    container: ContainerDep,
+    session: SessionDep,
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
+    """RFC 9162 consistency proof between two checkpoints, named by their tree sizes."""
+    return container.audit.consistency_proof(session, first=first, second=second)

@@ -1,0 +1,47 @@
+"""All SQL of the authorization server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
+
+from gateway.auth.models import OAuthClient, RevokedToken, UsedAssertion
+
+
+def get_client(session: Session, client_id: str) -> OAuthClient | None:
+    return session.get(OAuthClient, client_id)
+
+
+def list_clients(session: Session) -> list[OAuthClient]:
+    return list(session.exec(select(OAuthClient).order_by(col(OAuthClient.created_at))).all())
+
+
+def add_client(session: Session, client: OAuthClient) -> None:
+    session.add(client)
+    session.flush()
+
+
+def consume_assertion(session: Session, *, client_id: str, jti: str, expires_at: datetime) -> bool:
+    """Record a client assertion's ``jti``; False when it was used before."""
+    try:
+        with session.begin_nested():
+            session.add(UsedAssertion(client_id=client_id, jti=jti, expires_at=expires_at))
+    except IntegrityError:
+        return False
+    return True
+
+
+def purge_used_assertions(session: Session, *, before: datetime) -> None:
+    session.exec(delete(UsedAssertion).where(col(UsedAssertion.expires_at) < before))
+
+
+def is_revoked(session: Session, jti: str) -> bool:
+    return session.get(RevokedToken, jti) is not None
+
+
+def revoke(session: Session, *, jti: str, client_id: str, expires_at: datetime) -> None:
+    if session.get(RevokedToken, jti) is None:
+        session.add(RevokedToken(jti=jti, client_id=client_id, expires_at=expires_at))
+        session.flush()

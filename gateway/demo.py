@@ -1,0 +1,158 @@
+"""Demo data: the organisations, people and case-system client of the README walk-through.
+
+Idempotent: running it again finds what exists and adds only what is missing.
+The demo client's private key is written to ``<data_dir>/demo/``; only its
+public half is registered, exactly as a real case system would do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import ECKey
+from sqlmodel import Session
+
+from gateway.audit.service import AuditTrail
+from gateway.auth import registration
+from gateway.auth import repository as clients_repository
+from gateway.auth.rfc7523 import CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT
+from gateway.organisations import repository, service
+from gateway.organisations.models import Organisation, OrganisationKind, Role, User
+
+
+@dataclass(frozen=True)
+class DemoOrganisation:
+    kind: OrganisationKind
+    name: str
+    key: str
+    parent_key: str | None = None
+
+
+ORGANISATIONS = (
+    DemoOrganisation(OrganisationKind.OPERATOR, "Gateway-Betrieb (Demo)", "OPERATOR-DEMO"),
+    DemoOrganisation(OrganisationKind.DISTRICT, "Landratsamt Heilbronn", "08125"),
+    DemoOrganisation(OrganisationKind.MUNICIPALITY, "Stadt Brackenheim", "08125013", "08125"),
+    DemoOrganisation(OrganisationKind.JOBCENTER, "Jobcenter Landkreis Heilbronn", "JC-08125"),
+)
+
+USERS = (
+    ("08125013", Role.INTEGRATION_MANAGER, "Miriam Demir", "integration@brackenheim.example"),
+    ("08125013", Role.DPO, "Dr. Jonas Weber", "datenschutz@brackenheim.example"),
+    ("JC-08125", Role.JOBCENTER_STAFF, "Petra Schneider", "team.integration@jobcenter-hn.example"),
+    ("OPERATOR-DEMO", Role.ADMIN, "Operator", "operator@gateway.example"),
+)
+
+CASE_SYSTEM = "Demo-Fallsystem Stadt Brackenheim"
+CASE_SYSTEM_SCOPES = "consents:read consents:write queries:ask queries:answer audit:read"
+
+
+def demo_key_path(data_dir: Path) -> Path:
+    return data_dir / "demo" / "case-system.private.jwk.json"
+
+
+def seed(session: Session, *, audit: AuditTrail, data_dir: Path) -> dict[str, Any]:
+    organisations: dict[str, Organisation] = {}
+    for item in ORGANISATIONS:
+        found = repository.find_organisation_by_key(session, item.key)
+        if found is None:
+            parent = organisations.get(item.parent_key) if item.parent_key else None
+            found = service.add_organisation(
+                session,
+                audit=audit,
+                kind=item.kind,
+                name=item.name,
+                official_key=item.key,
+                parent_id=parent.id if parent else None,
+            )
+        organisations[item.key] = found
+
+    users: dict[str, User] = {}
+    for org_key, role, name, email in USERS:
+        user = repository.find_user_by_email(session, email)
+        if user is None:
+            user = service.add_user(
+                session,
+                audit=audit,
+                organisation_id=organisations[org_key].id,
+                role=role,
+                name=name,
+                email=email,
+            )
+        users[role.value] = user
+
+    municipality = organisations["08125013"]
+    key_path = demo_key_path(data_dir)
+    client = next(
+        (c for c in clients_repository.list_clients(session) if c.name == CASE_SYSTEM), None
+    )
+    if client is None or not key_path.exists():
+        key = ECKey.generate_key("P-256", parameters={"kid": "demo-case-system-1"})
+        public = {"keys": [{**key.as_dict(private=False), "use": "sig", "alg": "ES256"}]}
+        client, _ = registration.add_client(
+            session,
+            audit=audit,
+            organisation_id=municipality.id,
+            name=CASE_SYSTEM,
+            scopes=CASE_SYSTEM_SCOPES,
+            jwks=public,
+        )
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump({"client_id": client.id, "jwk": key.as_dict(private=True)}, handle, indent=2)
+
+    return {
+        "organisations": {
+            item.key: {"id": organisations[item.key].id, "name": item.name, "kind": item.kind.value}
+            for item in ORGANISATIONS
+        },
+        "users": {
+            role: {"id": user.id, "email": user.email, "organisation_id": user.organisation_id}
+            for role, user in users.items()
+        },
+        "client": {"client_id": client.id, "private_key": str(key_path)},
+    }
+
+
+def signed_assertion(
+    *, key_file: Path, audience: str, subject: str | None = None, lifetime: int = 60
+) -> tuple[str, str]:
+    """A client assertion (or, with ``subject``, a JWT bearer grant) signed with the demo key."""
+    stored = json.loads(key_file.read_text(encoding="utf-8"))
+    key = ECKey.import_key(stored["jwk"])
+    client_id = str(stored["client_id"])
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": subject or client_id,
+        "aud": audience,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": secrets.token_urlsafe(16),
+    }
+    return client_id, jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key)
+
+
+def token_request_form(
+    *, key_file: Path, token_endpoint: str, user_id: str | None
+) -> dict[str, str]:
+    client_id, client_assertion = signed_assertion(key_file=key_file, audience=token_endpoint)
+    form = {
+        "client_id": client_id,
+        "client_assertion_type": CLIENT_ASSERTION_TYPE,
+        "client_assertion": client_assertion,
+    }
+    if user_id is None:
+        form["grant_type"] = "client_credentials"
+    else:
+        _, grant = signed_assertion(key_file=key_file, audience=token_endpoint, subject=user_id)
+        form["grant_type"] = JWT_BEARER_GRANT
+        form["assertion"] = grant
+    return form

@@ -1,0 +1,1 @@
+"""Logs, request context and (later) traces and metrics; never personal data."""

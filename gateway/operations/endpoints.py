@@ -1,0 +1,40 @@
+"""``/healthz`` (the process is up) and ``/readyz`` (database reachable, keys loaded)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from gateway.dependencies import ContainerDep
+from gateway.keys import KeyPurpose, KeyStoreError
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(container: ContainerDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        with container.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    try:
+        for purpose in KeyPurpose:
+            container.keys.active(purpose)
+        checks["keys"] = "ok"
+    except KeyStoreError:
+        checks["keys"] = "missing"
+    checks["policies"] = container.policy.version
+    ready = checks["database"] == "ok" and checks["keys"] == "ok"
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )

@@ -1,0 +1,1 @@
+"""Organisations (municipalities, district offices, jobcenters, the operator) and their users."""

@@ -1,0 +1,101 @@
+"""Settings of the gateway: one pydantic-settings class, read from ``GATEWAY_*``.
+
+Development is the default and works without configuration: the SQLite file and
+generated development keys live in ``GATEWAY_DATA_DIR``. Production mode
+(``GATEWAY_ENV=production``) refuses everything that is only fit for development.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class InsecureSettingError(ValueError):
+    """A development-only setting was used in production mode."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./var")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is SQLite in the data directory.",
+    )
+    issuer: str = "http://127.0.0.1:8000"
+    keys_dir: Path | None = Field(
+        default=None, description="Signing keys; default is <data_dir>/keys."
+    )
+    policies_dir: Path = REPOSITORY_ROOT / "policies"
+
+    access_token_lifetime_seconds: int = Field(default=600, ge=30, le=900)
+    client_assertion_max_lifetime_seconds: int = Field(default=600, ge=30, le=3600)
+    allow_client_secret_basic: bool = False
+    jwks_uri_cache_seconds: int = 300
+    max_request_bytes: int = 256 * 1024
+
+    audit_checkpoint_every: int = Field(default=100, ge=1)
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
+
+    tls: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Shown to operators only; real deployments set it.
+    secret_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _refuse_development_settings_in_production(self) -> Settings:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        problems: list[str] = []
+        if self.allow_client_secret_basic:
+            problems.append("GATEWAY_ALLOW_CLIENT_SECRET_BASIC is for development only")
+        if self.database_url is None or self.database_url.startswith("sqlite"):
+            problems.append("production needs GATEWAY_DATABASE_URL pointing at PostgreSQL")
+        if not self.issuer.startswith("https://"):
+            problems.append("GATEWAY_ISSUER must be an https:// URL in production")
+        if self.keys_dir is None:
+            problems.append("GATEWAY_KEYS_DIR must name the production key directory")
+        if problems:
+            raise InsecureSettingError("; ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+    @cached_property
+    def resolved_keys_dir(self) -> Path:
+        return self.keys_dir if self.keys_dir is not None else self.data_dir / "keys"
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.issuer}/oauth/token"
+
+    @property
+    def api_audience(self) -> str:
+        """The ``aud`` of access tokens: the gateway's API (RFC 9068 section 2.2)."""
+        return f"{self.issuer}/v1"

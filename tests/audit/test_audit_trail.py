@@ -1,0 +1,200 @@
+"""The audit trail: chain, tree, checkpoints and proofs, checked by an independent verifier."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlmodel import Session
+
+from gateway.audit import repository
+from gateway.audit.service import Actor, AuditEvent
+from gateway.audit.verify import verify_trail
+from gateway.bootstrap import Container
+from gateway.database import unit_of_work
+from gateway.keys import KeyPurpose
+from tests.audit import independent
+from tests.support import World
+
+
+def _record(container: Container, count: int, **fields: str) -> None:
+    for index in range(count):
+        with unit_of_work(container.engine) as session:
+            container.audit.record(
+                session,
+                AuditEvent(
+                    type=fields.get("type", "test.event"),
+                    actor=Actor(organisation_id=fields.get("org", "org_a"), user_id="usr_1"),
+                    subject_id=fields.get("subject", f"sub_{index}"),
+                    details={"n": index},
+                ),
+            )
+
+
+def _all_events(client: TestClient, headers: dict[str, str]) -> list[dict[str, object]]:
+    items: list[dict[str, object]] = []
+    cursor = None
+    while True:
+        params = {"limit": "7", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/audit/events", params=params, headers=headers).json()
+        items.extend(page["items"])
+        cursor = page["next"]
+        if cursor is None:
+            return items
+
+
+def test_checkpoints_every_n_events_and_the_trail_verifies(container: Container) -> None:
+    _record(container, 12)
+    with Session(container.engine) as session:
+        report = verify_trail(session, keys=container.keys.verification_keys(KeyPurpose.AUDIT))
+        latest = container.audit.latest_checkpoint(session)
+    assert report.ok, report.problem
+    assert report.events == 12
+    assert report.checkpoints == 2  # every 5 events: at 5 and 10
+    assert latest.tree_size == 10
+
+
+def test_an_independent_verifier_reproduces_roots_proofs_and_signatures(
+    client: TestClient, container: Container, world: World
+) -> None:
+    _record(container, 9)
+    headers = world.operator_client.bearer(client, scope="audit:read")
+    events = _all_events(client, headers)
+    assert [item["seq"] for item in events] == list(range(1, len(events) + 1))
+    leaves = []
+    previous = "0" * 64
+    for item in events:
+        event = item["event"]
+        assert isinstance(event, dict)
+        digest = independent.leaf(independent.canonical(event))
+        assert digest.hex() == item["leaf_hash"]
+        assert event["prev"] == previous
+        previous = digest.hex()
+        leaves.append(digest)
+
+    checkpoint = client.get("/v1/audit/checkpoints/latest").json()
+    jwks = client.get("/.well-known/jwks.json").json()
+    payload = independent.verify_jws(checkpoint["jws"], jwks)
+    assert payload == {k: checkpoint[k] for k in ("tree_size", "root_hash", "timestamp")}
+    size = checkpoint["tree_size"]
+    assert independent.mth(leaves[:size]).hex() == checkpoint["root_hash"]
+
+    for seq in (1, size // 2, size):
+        proof = client.get(f"/v1/audit/proof/{seq}").json()
+        assert proof["leaf_index"] == seq - 1
+        assert independent.verify_inclusion(
+            proof["leaf_index"],
+            proof["tree_size"],
+            leaves[seq - 1],
+            [bytes.fromhex(h) for h in proof["audit_path"]],
+            bytes.fromhex(proof["root_hash"]),
+        )
+    assert client.get(f"/v1/audit/proof/{size + 1000}").status_code == 404
+
+    with Session(container.engine) as session:
+        sizes = [row.tree_size for row in repository.all_checkpoints(session)]
+    first, second = sizes[0], sizes[-1]
+    consistency = client.get(
+        "/v1/audit/consistency", params={"first": first, "second": second}
+    ).json()
+    assert independent.verify_consistency(
+        first,
+        second,
+        bytes.fromhex(consistency["first"]["root_hash"]),
+        bytes.fromhex(consistency["second"]["root_hash"]),
+        [bytes.fromhex(h) for h in consistency["consistency_path"]],
+    )
+
+
+def test_the_database_refuses_update_and_delete(container: Container) -> None:
+    _record(container, 6)
+    for statement in (
+        "UPDATE audit_events SET event_type = 'x' WHERE seq = 1",
+        "DELETE FROM audit_events WHERE seq = 2",
+        "UPDATE audit_checkpoints SET root_hash = 'x'",
+        "DELETE FROM audit_checkpoints",
+    ):
+        with pytest.raises(sqlalchemy.exc.DatabaseError), container.engine.begin() as connection:
+            connection.execute(text(statement))
+    if container.engine.dialect.name == "postgresql":
+        with pytest.raises(sqlalchemy.exc.DatabaseError), container.engine.begin() as connection:
+            connection.execute(text("TRUNCATE audit_events"))
+    with Session(container.engine) as session:
+        assert verify_trail(session, keys=container.keys.verification_keys(KeyPurpose.AUDIT)).ok
+
+
+def _behind_the_databases_back(
+    container: Container, *statements: tuple[str, dict[str, object]]
+) -> None:
+    """What an operator with full database access could do: bypass the append-only triggers."""
+    with container.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            for table in ("audit_events", "audit_checkpoints"):
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_update"))
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
+        for statement, parameters in statements:
+            connection.execute(text(statement), parameters)
+
+
+SET_EVENT = "UPDATE audit_events SET event = :event, leaf_hash = :leaf WHERE seq = :seq"
+Rows = dict[int, tuple[str, str]]
+
+
+def _changed_field(rows: Rows) -> list[tuple[str, dict[str, object]]]:
+    event, leaf = rows[4]
+    return [(SET_EVENT, {"event": event.replace('"n":3', '"n":4'), "leaf": leaf, "seq": 4})]
+
+
+def _changed_and_rehashed(rows: Rows) -> list[tuple[str, dict[str, object]]]:
+    event = rows[4][0].replace('"n":3', '"n":99')
+    return [(SET_EVENT, {"event": event, "leaf": independent.leaf(event.encode()).hex(), "seq": 4})]
+
+
+def _swapped(rows: Rows) -> list[tuple[str, dict[str, object]]]:
+    return [
+        (SET_EVENT, {"event": rows[4][0], "leaf": rows[4][1], "seq": 3}),
+        (SET_EVENT, {"event": rows[3][0], "leaf": rows[3][1], "seq": 4}),
+    ]
+
+
+def _forged_checkpoint(_rows: Rows) -> list[tuple[str, dict[str, object]]]:
+    return [
+        (
+            "UPDATE audit_checkpoints SET jws = substr(jws, 1, length(jws) - 6) || 'AAAAAA' "
+            "WHERE tree_size = 10",
+            {},
+        )
+    ]
+
+
+TAMPERING = {
+    "changed field": (_changed_field, 4),
+    "changed field with its leaf hash recomputed": (_changed_and_rehashed, 4),
+    "deleted row": (lambda _rows: [("DELETE FROM audit_events WHERE seq = 7", {})], 7),
+    "swapped rows": (_swapped, 3),
+    "truncated tail": (lambda _rows: [("DELETE FROM audit_events WHERE seq > 8", {})], 9),
+    "forged checkpoint": (_forged_checkpoint, 10),
+}
+
+
+@pytest.mark.parametrize("kind", list(TAMPERING))
+def test_tampering_is_detected_at_the_right_sequence_number(
+    container: Container, kind: str
+) -> None:
+    _record(container, 12)
+    make_statements, expected_seq = TAMPERING[kind]
+    with Session(container.engine) as session:
+        rows: Rows = {
+            seq: (event, leaf)
+            for seq, event, leaf in session.execute(
+                text("SELECT seq, event, leaf_hash FROM audit_events")
+            )
+        }
+    _behind_the_databases_back(container, *make_statements(rows))
+    with Session(container.engine) as session:
+        report = verify_trail(session, keys=container.keys.verification_keys(KeyPurpose.AUDIT))
+    assert not report.ok
+    assert report.first_bad_seq == expected_seq, report.problem
