@@ -1,11 +1,18 @@
-"""Signing keys of the gateway: generation, rotation, publication as a JWK Set.
+"""Keys of the gateway: generation, rotation, publication of the public ones as a JWK Set.
 
-Three purposes, each with one active key and any number of retired ones:
+Signing purposes, each with one active key and any number of retired ones:
 
 - ``token``: RFC 9068 access tokens, ES256 (the most widely supported asymmetric alg);
 - ``audit``: signed tree heads of the audit trail, EdDSA over Ed25519 (JOSE alg
   ``Ed25519``, the fully-specified name RFC 9864 gives to EdDSA with Ed25519);
 - ``receipt``: consent receipts, same algorithm.
+
+Secret purposes, never published:
+
+- ``data``: AES-256-GCM keys for identity attributes and other data at rest;
+  rotation re-encrypts (``gateway keys rotate``), retired keys still decrypt;
+- ``index``: the HMAC-SHA-256 key of the blind index that finds a person again
+  without storing their name; it is not rotated (every index would change).
 
 Keys are JWK files in the key directory (one file per key, mode 0600), so
 several gateway processes sharing the directory sign and verify alike; a
@@ -28,7 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from joserfc.jwk import ECKey, JWKRegistry, KeySet, OKPKey
+from joserfc.jwk import ECKey, JWKRegistry, KeySet, OctKey, OKPKey
 
 from gateway.clock import as_utc, utcnow
 from gateway.ids import new_id
@@ -38,12 +45,24 @@ class KeyPurpose(StrEnum):
     TOKEN = "token"  # noqa: S105 - a purpose name, not a secret
     AUDIT = "audit"
     RECEIPT = "receipt"
+    DATA = "data"
+    INDEX = "index"
+
+    @property
+    def secret(self) -> bool:
+        return self in {KeyPurpose.DATA, KeyPurpose.INDEX}
+
+
+SIGNING_PURPOSES = [KeyPurpose.TOKEN, KeyPurpose.AUDIT, KeyPurpose.RECEIPT]
+ROTATED_BY_DEFAULT = [*SIGNING_PURPOSES, KeyPurpose.DATA]
 
 
 ALGORITHMS: dict[KeyPurpose, str] = {
     KeyPurpose.TOKEN: "ES256",
     KeyPurpose.AUDIT: "Ed25519",
     KeyPurpose.RECEIPT: "Ed25519",
+    KeyPurpose.DATA: "A256GCM",
+    KeyPurpose.INDEX: "HS256",
 }
 
 # Tokens live at most 15 minutes (settings cap); a retired token key is
@@ -63,13 +82,21 @@ class StoredKey:
     created_at: datetime
     retired_at: datetime | None
     dev: bool
-    jwk: ECKey | OKPKey
+    jwk: ECKey | OKPKey | OctKey
 
     @property
     def alg(self) -> str:
         return ALGORITHMS[self.purpose]
 
+    @property
+    def secret_bytes(self) -> bytes:
+        if not isinstance(self.jwk, OctKey):
+            raise KeyStoreError(f"key {self.kid} is not a secret key")
+        return bytes(self.jwk.raw_value)
+
     def public_jwk(self) -> dict[str, Any]:
+        if self.purpose.secret:
+            raise KeyStoreError("secret keys are never published")
         public = dict(self.jwk.as_dict(private=False))
         public.update({"kid": self.kid, "use": "sig", "alg": self.alg})
         return public
@@ -87,8 +114,8 @@ class StoredKey:
     @classmethod
     def from_file(cls, data: dict[str, Any]) -> StoredKey:
         key = JWKRegistry.import_key(data["jwk"])
-        if not isinstance(key, ECKey | OKPKey):
-            raise KeyStoreError(f"key {data['kid']} is not an EC or OKP key")
+        if not isinstance(key, ECKey | OKPKey | OctKey):
+            raise KeyStoreError(f"key {data['kid']} is not an EC, OKP or oct key")
         retired = data.get("retired_at")
         return cls(
             kid=data["kid"],
@@ -102,8 +129,10 @@ class StoredKey:
 
 def _generate(purpose: KeyPurpose, *, dev: bool) -> StoredKey:
     kid = new_id(purpose.value)
-    jwk: ECKey | OKPKey
-    if purpose is KeyPurpose.TOKEN:
+    jwk: ECKey | OKPKey | OctKey
+    if purpose.secret:
+        jwk = OctKey.generate_key(256, parameters={"kid": kid})
+    elif purpose is KeyPurpose.TOKEN:
         jwk = ECKey.generate_key("P-256", parameters={"kid": kid})
     else:
         jwk = OKPKey.generate_key("Ed25519", parameters={"kid": kid})
@@ -191,17 +220,29 @@ class KeyStore:
 
     def _published(self) -> list[StoredKey]:
         now = utcnow()
-        return [
-            key
-            for key in self._keys
-            if key.retired_at is None
-            or key.purpose is not KeyPurpose.TOKEN
-            or key.retired_at + TOKEN_KEY_GRACE > now
-        ]
+
+        def still_needed(key: StoredKey) -> bool:
+            if key.retired_at is None or key.purpose is not KeyPurpose.TOKEN:
+                return True
+            return key.retired_at + TOKEN_KEY_GRACE > now
+
+        return [key for key in self._keys if not key.purpose.secret and still_needed(key)]
 
     def verification_keys(self, purpose: KeyPurpose) -> KeySet:
         self._reload()
-        return KeySet([key.jwk for key in self._published() if key.purpose is purpose])
+        return KeySet([k.jwk for k in self._published() if k.purpose is purpose])
+
+    def secret(self, kid: str) -> StoredKey:
+        """A secret key by id, retired or not: old ciphertexts name the key that sealed them."""
+        self._reload()
+        for key in self._keys:
+            if key.kid == kid and key.purpose.secret:
+                return key
+        self._reload(force=True)
+        for key in self._keys:
+            if key.kid == kid and key.purpose.secret:
+                return key
+        raise KeyStoreError(f"unknown secret key {kid}")
 
     def jwks(self, purpose: KeyPurpose | None = None) -> dict[str, Any]:
         """The public JWK Set (RFC 7517 section 5) of every key still needed to verify."""
@@ -216,7 +257,13 @@ class KeyStore:
         self._directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._reload(force=True)
         created: list[StoredKey] = []
-        for purpose in purposes or list(KeyPurpose):
+        if purposes and KeyPurpose.INDEX in purposes and self._active_or_none(KeyPurpose.INDEX):
+            raise KeyStoreError("the blind-index key is not rotated: every index would change")
+        if not purposes:
+            purposes = list(ROTATED_BY_DEFAULT)
+            if self._active_or_none(KeyPurpose.INDEX) is None:
+                purposes.append(KeyPurpose.INDEX)  # created once, then kept
+        for purpose in purposes:
             previous = self._active_or_none(purpose)
             new_key = _generate(purpose, dev=not self._production)
             self._write(new_key)

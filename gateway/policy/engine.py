@@ -86,10 +86,7 @@ class PolicyEngine:
         # `action in Action::"exchange"` and every such forbid rule would be
         # silently skipped. It also checks each request's shape.
         self._schema = policies.cedar_schema
-        self._base_entities = functools.lru_cache(maxsize=4096)(self._parse_base_entities)
-        self._entities_with_consent = functools.lru_cache(maxsize=4096)(
-            self._add_consent_entity
-        )
+        self._entities = functools.lru_cache(maxsize=4096)(self._parse_entities)
         self._rule_order = {rule_id: index for index, rule_id in enumerate(policies.rules)}
         self._special = self.catalogue.special_categories()
         format_checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
@@ -199,6 +196,8 @@ class PolicyEngine:
                 "parents": [],
             },
         ]
+        if consent is not None:
+            entities.append(self._consent_entity(consent))
         context: dict[str, Any] = {"now": _epoch_seconds(request.now, name="now")}
         if question is not None:
             resource = _entity("Query", question.id)
@@ -239,25 +238,16 @@ class PolicyEngine:
             "resource": resource,
             "context": context,
         }
-        # Parsing entities is the larger part of a decision's cost, and they
-        # repeat: the user and the question in every request of that user
-        # about that question, the consent in every request about the person.
-        # So both parts are parsed once and cached, keyed by their JSON.
-        base = json.dumps(entities)
-        if consent is None:
-            return cedar_request, self._base_entities(base)
-        return cedar_request, self._entities_with_consent(
-            base, json.dumps([self._consent_entity(consent)])
-        )
+        # Parsing the entities is the larger part of a decision's cost, and
+        # they repeat: one user asking about one person under one consent.
+        # So they are parsed once and cached, keyed by their JSON content.
+        return cedar_request, self._entities(json.dumps(entities))
 
-    def _parse_base_entities(self, text: str) -> cedarpy.Entities:
+    def _parse_entities(self, text: str) -> cedarpy.Entities:
         # Parsed with the schema, which adds the action entities and their
         # groups: a handle parsed without it would make `action in
         # Action::"exchange"` false and silently skip those forbid rules.
         return cedarpy.Entities.from_json_str(text, self._schema)
-
-    def _add_consent_entity(self, base: str, consent: str) -> cedarpy.Entities:
-        return self._base_entities(base).with_added_json_str(consent, self._schema)
 
     @staticmethod
     def _consent_entity(consent: ConsentFacts) -> dict[str, Any]:

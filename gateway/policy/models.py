@@ -10,7 +10,7 @@ engine, not the caller, translates it to Cedar entities and context.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -297,7 +297,7 @@ class Decision:
     policy_version: str
     drop_fields: tuple[str, ...] = ()
     uncovered_categories: tuple[str, ...] = ()
-    errors: tuple[str, ...] = field(default=())
+    errors: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, JSONValue]:
         return {

@@ -159,11 +159,8 @@ def test_a_question_may_not_need_a_category_outside_its_purpose(policies: Path) 
 
 def test_every_answer_field_needs_a_category(policies: Path) -> None:
     questions = policies / "questions.yaml"
-    edit(
-        questions,
-        "        application_pending:\n          type: boolean\n          x-category: benefit_status\n",
-        "        application_pending:\n          type: boolean\n",
-    )
+    tagged = "        application_pending:\n          type: boolean\n"
+    edit(questions, tagged + "          x-category: benefit_status\n", tagged)
     problem = load_error(policies).problems[0]
     assert problem.line == line_of(questions, "application_pending:")
     assert "field /application_pending has no x-category" in problem.reason
@@ -205,7 +202,7 @@ def test_labels_must_exist_in_every_consent_language(policies: Path) -> None:
     purposes.write_text("".join(lines[:persian] + lines[persian + 1 :]), encoding="utf-8")
     problem = load_error(policies).problems[0]
     assert problem.file == "purposes.yaml"
-    assert problem.line == second + 4  # the labels key
+    assert problem.line == second + 3  # the labels key, two lines below the id
     assert "labels missing for fa" in problem.reason
 
 

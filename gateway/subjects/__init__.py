@@ -1,0 +1,1 @@
+"""Persons (subjects): pseudonymous ids, identity attributes sealed at rest, a blind index."""
