@@ -15,18 +15,21 @@ from gateway import rfc9457
 from gateway.audit import endpoints as audit_endpoints
 from gateway.auth import endpoints as auth_endpoints
 from gateway.bootstrap import Container, build
+from gateway.consents import endpoints as consent_endpoints
 from gateway.observability.logging import configure as configure_logging
 from gateway.observability.middleware import RequestContextMiddleware
 from gateway.operations import endpoints as operations_endpoints
 from gateway.policy import endpoints as policy_endpoints
 from gateway.settings import Settings
+from gateway.subjects import endpoints as subject_endpoints
 
 logger = structlog.get_logger(__name__)
 
 
 def _tick(container: Container) -> None:
-    """Sign a checkpoint when events wait too long, and forget expired assertion ids."""
+    """Expire consents, sign a checkpoint when events wait too long, forget old assertion ids."""
     with Session(container.engine) as session:
+        container.consents.expire_due(session)
         container.audit.checkpoint_if_due(session)
         container.auth.purge_expired(session)
         session.commit()
@@ -67,6 +70,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.state.policy_engine = container.policy
     rfc9457.install(app)
     auth_endpoints.install(app)
+    app.include_router(subject_endpoints.router)
+    app.include_router(consent_endpoints.router)
     app.include_router(audit_endpoints.router)
     app.include_router(policy_endpoints.router)
     app.include_router(operations_endpoints.router)

@@ -7,6 +7,7 @@ Routes and CLI commands get their collaborators from here; tests build a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -14,9 +15,12 @@ from sqlalchemy.engine import Engine
 from gateway.audit.service import AuditTrail
 from gateway.auth.client_keys import ClientKeyResolver
 from gateway.auth.service import AuthorizationServer
+from gateway.consents.service import ConsentService
+from gateway.consents.texts import ConsentTexts
 from gateway.database import create_db_engine
 from gateway.keys import KeyStore
 from gateway.policy.engine import PolicyEngine
+from gateway.sealing import Sealer
 from gateway.settings import Settings
 
 
@@ -29,6 +33,9 @@ class Container:
     auth: AuthorizationServer
     http: httpx.Client
     policy: PolicyEngine
+    sealer: Sealer
+    consent_texts: ConsentTexts
+    consents: ConsentService
 
     def close(self) -> None:
         self.http.close()
@@ -58,6 +65,16 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
         audit=audit,
     )
     policy = PolicyEngine.load(settings.policies_dir)
+    sealer = Sealer(keys)
+    texts = ConsentTexts.load(settings.policies_dir / "consent-texts", catalogue=policy.catalogue)
+    consents = ConsentService(
+        engine=policy,
+        texts=texts,
+        sealer=sealer,
+        audit=audit,
+        max_validity_days=settings.consent_max_validity_days,
+        confirmation_ttl=timedelta(hours=settings.consent_confirmation_hours),
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -66,4 +83,7 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
         auth=auth,
         http=client,
         policy=policy,
+        sealer=sealer,
+        consent_texts=texts,
+        consents=consents,
     )

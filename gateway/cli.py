@@ -22,6 +22,7 @@ from sqlmodel import Session
 from gateway import demo, migrate
 from gateway.audit import verify as audit_verify
 from gateway.audit.export import export as audit_export
+from gateway.audit.service import AuditEvent
 from gateway.auth import registration
 from gateway.auth import repository as clients_repository
 from gateway.bootstrap import Container, build
@@ -34,6 +35,7 @@ from gateway.organisations import service as organisation_service
 from gateway.organisations.models import Organisation, OrganisationKind, Role, User
 from gateway.policy import cli as policy_cli
 from gateway.settings import Settings
+from gateway.subjects import service as subjects_service
 
 
 class UsageError(Exception):
@@ -275,25 +277,33 @@ def _clients_set_enabled(enabled: bool) -> Callable[[argparse.Namespace, Setting
 
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.audit.service import AuditEvent
-
     keys = KeyStore(settings.resolved_keys_dir, production=settings.is_production)
     purposes = [KeyPurpose(p) for p in args.purpose] if args.purpose else None
     created = keys.rotate(purposes)
-    with _container(settings) as container:
-        with unit_of_work(container.engine) as session:
-            for key in created:
-                container.audit.record(
-                    session,
-                    AuditEvent(
-                        type="key.rotated", details={"kid": key.kid, "purpose": key.purpose.value}
-                    ),
-                )
-        items = [{"kid": k.kid, "purpose": k.purpose.value, "alg": k.alg} for k in created]
-        _emit(
-            items, as_json=args.json, text="\n".join(f"{i['purpose']}: {i['kid']}" for i in items)
-        )
-        return 0
+    with _container(settings) as container, unit_of_work(container.engine) as session:
+        resealed = 0
+        if any(key.purpose is KeyPurpose.DATA for key in created):
+            # Identity attributes move to the new data key; the old one still opens them meanwhile.
+            resealed = subjects_service.reseal_all(session, sealer=container.sealer)
+        for key in created:
+            container.audit.record(
+                session,
+                AuditEvent(
+                    type="key.rotated",
+                    details={"kid": key.kid, "purpose": key.purpose.value},
+                ),
+            )
+    items = [{"kid": k.kid, "purpose": k.purpose.value, "alg": k.alg} for k in created]
+    text = "\n".join(f"{i['purpose']}: {i['kid']}" for i in items)
+    _emit({"keys": items, "resealed_subjects": resealed}, as_json=args.json, text=text)
+    return 0
+
+
+def cmd_consents_expire(args: argparse.Namespace, settings: Settings) -> int:
+    with _container(settings) as container, unit_of_work(container.engine) as session:
+        count = container.consents.expire_due(session)
+    _emit({"expired": count}, as_json=args.json, text=f"{count} consent(s) expired")
+    return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -421,6 +431,11 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument(
         "--purpose", action="append", choices=[p.value for p in KeyPurpose], default=None
     )
+
+    consents = commands.add_parser("consents", help="consents").add_subparsers(
+        dest="consents_command", required=True, parser_class=_Parser
+    )
+    add(consents, "expire", cmd_consents_expire, "end consents past their validity (for cron)")
 
     audit = commands.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True, parser_class=_Parser

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(default=100, ge=1)
     audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
 
+    consent_max_validity_days: int = Field(default=730, ge=1, le=1100)
+    consent_confirmation_hours: int = Field(default=24, ge=1, le=168)
+
     tls: bool = False
     host: str = "127.0.0.1"
     port: int = 8000

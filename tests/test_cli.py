@@ -167,7 +167,7 @@ def test_demo_is_idempotent_and_keys_rotate(
 
     code, out, _ = run(capsys, "keys", "rotate", "--purpose", "token", "--json")
     assert code == 0
-    assert [k["purpose"] for k in json.loads(out)] == ["token"]
+    assert [k["purpose"] for k in json.loads(out)["keys"]] == ["token"]
 
     code, out, _ = run(capsys, "audit", "verify", "--json")
     assert code == 0

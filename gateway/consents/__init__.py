@@ -1,0 +1,1 @@
+"""Consents: purpose-bound, evidenced, revocable, with signed receipts in the person's language."""

@@ -1,0 +1,323 @@
+"""HTTP routes of consents, the one-time confirmation link and the person's self-service code."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from gateway.audit import repository as audit_repository
+from gateway.audit.repository import EventFilter
+from gateway.bootstrap import Container
+from gateway.consents import receipts
+from gateway.consents.models import Consent, ConsentStatus
+from gateway.consents.schemas import (
+    ConsentCreate,
+    ConsentPublic,
+    ConsentTerms,
+    RevokeRequest,
+    TextRequest,
+)
+from gateway.consents.service import last_day
+from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
+from gateway.organisations import repository as organisations
+
+router = APIRouter(tags=["consents"])
+
+
+def public(consent: Consent, *, confirmation_url: str | None = None) -> dict[str, Any]:
+    view = ConsentPublic(
+        id=consent.id,
+        version=consent.version,
+        previous_id=consent.previous_id,
+        status=consent.status.value,
+        subject_id=consent.subject_id,
+        grantee_id=consent.grantee_id,
+        jobcenter_id=consent.jobcenter_id,
+        named_users=consent.named_users,
+        purposes=consent.purposes,
+        categories=consent.categories,
+        explicit_special_categories=consent.explicit_special_categories,
+        directions=consent.directions,
+        use_limits=consent.use_limits,
+        valid_from=consent.valid_from,
+        valid_until=consent.valid_until,
+        language=consent.language,
+        text_version=consent.text_version,
+        text_sha256=consent.text_sha256,
+        evidence_channel=consent.evidence_channel.value,
+        attachment_sha256=consent.attachment_sha256,
+        recorded_at=consent.recorded_at,
+        activated_at=consent.activated_at,
+        ended_at=consent.ended_at,
+        revocation_channel=consent.revocation_channel,
+        links={
+            "self": f"/v1/consents/{consent.id}",
+            "receipt": f"/v1/consents/{consent.id}/receipt",
+            "revoke": f"/v1/consents/{consent.id}/revoke",
+        },
+        confirmation_url=confirmation_url,
+        confirmation_expires_at=consent.confirmation_expires_at if confirmation_url else None,
+    )
+    return view.model_dump(mode="json", exclude_none=True)
+
+
+def _confirmation_url(container: Container, token: str | None) -> str | None:
+    return f"{container.settings.issuer}/confirm/{token}" if token else None
+
+
+@router.post("/v1/consent-texts")
+def render_consent_text(
+    body: TextRequest, principal: CurrentPrincipal, container: ContainerDep, session: SessionDep
+) -> dict[str, Any]:
+    """The exact text to show the person for these terms, with its version and SHA-256."""
+    grantee = organisations.get_organisation(session, principal.organisation_id)
+    assert grantee is not None
+    rendered = container.consents.render_text(
+        session,
+        terms_language=body.language,
+        purposes=body.purposes,
+        categories=body.categories,
+        directions=body.directions,
+        grantee=grantee,
+        jobcenter_id=body.jobcenter_id,
+        valid_until=body.valid_until,
+    )
+    return {
+        "language": rendered.language,
+        "direction": rendered.direction,
+        "version": rendered.version,
+        "sha256": rendered.sha256,
+        "text": rendered.text,
+    }
+
+
+@router.post("/v1/consents", status_code=201)
+def record_consent(
+    body: ConsentCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+) -> JSONResponse:
+    recorded = container.consents.record(
+        session, principal=principal, body=body, trace_id=request.state.trace_id
+    )
+    session.commit()
+    url = _confirmation_url(container, recorded.confirmation_token)
+    return JSONResponse(
+        public(recorded.consent, confirmation_url=url),
+        status_code=201,
+        headers={"Location": f"/v1/consents/{recorded.consent.id}"},
+    )
+
+
+@router.get("/v1/consents")
+def list_consents(
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+    subject: str | None = None,
+    status: Annotated[list[ConsentStatus] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    items, next_cursor = container.consents.list(
+        session,
+        principal=principal,
+        subject_id=subject,
+        statuses=status,
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"items": [public(c) for c in items], "next": next_cursor}
+
+
+@router.get("/v1/consents/{consent_id}")
+def read_consent(
+    consent_id: str, principal: CurrentPrincipal, container: ContainerDep, session: SessionDep
+) -> dict[str, Any]:
+    return public(container.consents.get(session, principal=principal, consent_id=consent_id))
+
+
+@router.post("/v1/consents/{consent_id}/amend", status_code=201)
+def amend_consent(
+    consent_id: str,
+    body: ConsentTerms,
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+) -> JSONResponse:
+    """A new version linked to this one; this one ends when the new one is in force."""
+    recorded = container.consents.amend(
+        session,
+        principal=principal,
+        consent_id=consent_id,
+        terms=body,
+        trace_id=request.state.trace_id,
+    )
+    session.commit()
+    url = _confirmation_url(container, recorded.confirmation_token)
+    return JSONResponse(public(recorded.consent, confirmation_url=url), status_code=201)
+
+
+@router.post("/v1/consents/{consent_id}/revoke")
+def revoke_consent(
+    consent_id: str,
+    body: RevokeRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    consent = container.consents.revoke(
+        session,
+        principal=principal,
+        consent_id=consent_id,
+        body=body,
+        trace_id=request.state.trace_id,
+    )
+    session.commit()
+    return public(consent)
+
+
+def _receipt(container: Container, session: SessionDep, consent: Consent) -> receipts.Receipt:
+    grantee = organisations.get_organisation(session, consent.grantee_id)
+    jobcenter = organisations.get_organisation(session, consent.jobcenter_id)
+    assert grantee is not None
+    assert jobcenter is not None
+    claims = receipts.payload(
+        consent=consent,
+        issuer=container.settings.issuer,
+        grantee=grantee,
+        jobcenter=jobcenter,
+    )
+    return receipts.sign(keys=container.keys, claims=claims)
+
+
+@router.get("/v1/consents/{consent_id}/receipt", response_model=None)
+def consent_receipt(
+    consent_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+) -> Response:
+    """``application/json``: the signed receipt; ``text/html``: the printable page."""
+    consent = container.consents.get(session, principal=principal, consent_id=consent_id)
+    receipt = _receipt(container, session, consent)
+    code = container.consents.self_service_code(consent)
+    issuer = container.settings.issuer
+    self_service_url = f"{issuer}/self-service/{code}"
+    accept = request.headers.get("accept", "application/json")
+    if "text/html" in accept and "application/json" not in accept.split(",")[0]:
+        html = receipts.render_html(
+            receipt=receipt,
+            consent=consent,
+            texts=container.consent_texts,
+            catalogue=container.policy.catalogue,
+            self_service_code=code,
+            self_service_url=self_service_url,
+            verify_url=f"{issuer}/.well-known/jwks.json",
+        )
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {
+            "jws": receipt.jws,
+            "kid": receipt.kid,
+            "receipt": receipt.payload,
+            "self_service_code": code,
+            "self_service_url": self_service_url,
+            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+# -- the person, without an account ------------------------------------------------
+
+
+@router.get("/v1/confirmations/{token}")
+def show_confirmation(token: str, container: ContainerDep, session: SessionDep) -> dict[str, Any]:
+    """What the person is asked to confirm on their own phone: the exact text and its hash."""
+    consent = container.consents.by_confirmation(session, token=token)
+    grantee = organisations.get_organisation(session, consent.grantee_id)
+    assert grantee is not None
+    rendered = container.consents.render_text(
+        session,
+        terms_language=consent.language,
+        purposes=consent.purposes,
+        categories=consent.categories,
+        directions=sorted(container.consents.facts(consent).directions),
+        grantee=grantee,
+        jobcenter_id=consent.jobcenter_id,
+        valid_until=last_day(consent.valid_until),
+    )
+    return {
+        "consent_id": consent.id,
+        "language": rendered.language,
+        "direction": rendered.direction,
+        "text": rendered.text,
+        "text_sha256": consent.text_sha256,
+        "expires_at": consent.confirmation_expires_at,
+    }
+
+
+@router.post("/v1/confirmations/{token}")
+def confirm(
+    token: str, request: Request, container: ContainerDep, session: SessionDep
+) -> dict[str, Any]:
+    consent = container.consents.confirm(session, token=token, trace_id=request.state.trace_id)
+    session.commit()
+    return {"consent_id": consent.id, "status": consent.status.value}
+
+
+@router.get("/v1/self-service/{code}")
+def self_service(code: str, container: ContainerDep, session: SessionDep) -> dict[str, Any]:
+    """The person's view: what they agreed to and every access under it."""
+    consent = container.consents.by_self_service_code(session, code=code)
+    names = {
+        org.id: org.name
+        for org in (
+            organisations.get_organisation(session, consent.grantee_id),
+            organisations.get_organisation(session, consent.jobcenter_id),
+        )
+        if org is not None
+    }
+    events = audit_repository.find_events(session, EventFilter(consent_id=consent.id), limit=500)
+    return {
+        "consent": {
+            "id": consent.id,
+            "status": consent.status.value,
+            "grantee": names.get(consent.grantee_id),
+            "jobcenter": names.get(consent.jobcenter_id),
+            "purposes": consent.purposes,
+            "categories": consent.categories,
+            "valid_until": consent.valid_until,
+            "language": consent.language,
+        },
+        "accesses": [
+            {
+                "seq": row.seq,
+                "time": row.occurred_at,
+                "type": row.event_type,
+                "organisation": names.get(row.organisation_id or "", row.organisation_id),
+                "purpose": row.purpose,
+                "decision": row.decision,
+            }
+            for row in events
+        ],
+    }
+
+
+@router.post("/v1/self-service/{code}/revoke")
+def self_service_revoke(
+    code: str, request: Request, container: ContainerDep, session: SessionDep
+) -> dict[str, Any]:
+    consent = container.consents.revoke_by_person(
+        session, code=code, trace_id=request.state.trace_id
+    )
+    session.commit()
+    return {"consent_id": consent.id, "status": consent.status.value}

@@ -1,0 +1,648 @@
+"""The rules of consents: recording, confirming, reading, amending, revoking, expiring.
+
+Every change is decided by the policy engine (``write_consent``,
+``read_consent``, ``revoke_consent``) and written with its audit event in the
+caller's transaction. A consent the caller may not read does not exist for
+them (404), whether it exists or not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from gateway.audit.service import Actor, AuditEvent, AuditTrail
+from gateway.auth.principal import Principal
+from gateway.auth.scopes import Scope
+from gateway.authorization import policy_principal
+from gateway.clock import as_utc, utcnow
+from gateway.consents import repository
+from gateway.consents.models import Consent, ConsentStatus, EvidenceChannel
+from gateway.consents.schemas import (
+    Attachment,
+    ConsentCreate,
+    ConsentTerms,
+    Evidence,
+    RevokeRequest,
+)
+from gateway.consents.texts import ConsentTextError, ConsentTexts, RenderedText
+from gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, NotFound
+from gateway.ids import new_id
+from gateway.organisations import repository as organisations
+from gateway.organisations.models import Organisation, OrganisationKind
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.models import Action, ConsentFacts, Direction, PolicyRequest
+from gateway.policy.models import ConsentStatus as PolicyConsentStatus
+from gateway.sealing import Sealer
+from gateway.subjects import repository as subjects
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SELF_SERVICE_DOMAIN = "consent-self-service-v1"
+# Crockford's base32 without look-alikes: easy to type from paper.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+MAX_ATTACHMENT_BYTES = 150 * 1024
+
+
+class Unprocessable(GatewayError):
+    status = 422
+    default_slug = "invalid-consent"
+    title = "The consent cannot be recorded as given"
+
+
+class Gone(GatewayError):
+    status = 410
+    default_slug = "gone"
+    title = "No longer available"
+
+
+def end_of_day(day: date) -> datetime:
+    """``valid_until`` is inclusive for people: it ends at the next midnight in Berlin."""
+    midnight = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=BERLIN)
+    return midnight.astimezone(UTC)  # everything stored is UTC (SQLite keeps no offsets)
+
+
+def last_day(valid_until: datetime) -> date:
+    """The inverse of ``end_of_day``: the last day the person agreed to."""
+    return (as_utc(valid_until).astimezone(BERLIN) - timedelta(seconds=1)).date()
+
+
+def new_self_service_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def normalise_code(code: str) -> str:
+    return "".join(char for char in code.upper() if char.isalnum())
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    consent: Consent
+    confirmation_token: str | None
+
+
+@dataclass
+class ConsentService:
+    engine: PolicyEngine
+    texts: ConsentTexts
+    sealer: Sealer
+    audit: AuditTrail
+    max_validity_days: int = 730
+    confirmation_ttl: timedelta = timedelta(hours=24)
+    # Called with (session, consent, reason) when a consent ends (revoked or expired),
+    # so pending work under it stops in the same transaction.
+    on_end: list[Callable[[Session, Consent, str], None]] = field(default_factory=list)
+
+    # -- facts for the policy engine ------------------------------------------
+
+    @staticmethod
+    def facts(consent: Consent) -> ConsentFacts:
+        status = (
+            PolicyConsentStatus(consent.status.value)
+            if consent.status.value in PolicyConsentStatus._value2member_map_
+            else PolicyConsentStatus.EXPIRED  # superseded: no longer in force
+        )
+        return ConsentFacts(
+            id=consent.id,
+            status=status,
+            grantee_organisation_id=consent.grantee_id,
+            jobcenter_organisation_id=consent.jobcenter_id,
+            purposes=frozenset(consent.purposes),
+            categories=frozenset(consent.categories),
+            directions=frozenset(Direction(d) for d in consent.directions),
+            valid_from=as_utc(consent.valid_from),
+            valid_until=as_utc(consent.valid_until),
+            explicit_special_categories=frozenset(consent.explicit_special_categories),
+        )
+
+    def _decide(
+        self, session: Session, principal: Principal, action: Action, consent: Consent
+    ) -> bool:
+        request = PolicyRequest(
+            principal=policy_principal(session, principal),
+            action=action,
+            now=utcnow(),
+            consent=self.facts(consent),
+        )
+        return self.engine.decide(request).allowed
+
+    # -- reading --------------------------------------------------------------
+
+    def get(self, session: Session, *, principal: Principal, consent_id: str) -> Consent:
+        principal.require(Scope.CONSENTS_READ)
+        consent = repository.get(session, consent_id)
+        if consent is None or not self._decide(session, principal, Action.READ_CONSENT, consent):
+            raise NotFound("No such consent.", slug="consent-not-found")
+        return consent
+
+    def list(
+        self,
+        session: Session,
+        *,
+        principal: Principal,
+        subject_id: str | None,
+        statuses: Sequence[ConsentStatus] | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Consent], str | None]:
+        principal.require(Scope.CONSENTS_READ)
+        acting = policy_principal(session, principal)
+        rows = repository.visible_to(
+            session,
+            organisation_id=acting.organisation_id,
+            everything=acting.organisation_kind.value == OrganisationKind.OPERATOR.value,
+            subject_id=subject_id,
+            statuses=statuses,
+            after=cursor,
+            limit=limit + 1,
+        )
+        # The query narrows by organisation; the policy has the last word on each row.
+        visible = [c for c in rows if self._decide(session, principal, Action.READ_CONSENT, c)]
+        more = len(rows) > limit
+        page = visible[:limit]
+        return page, (rows[limit - 1].id if more else None)
+
+    # -- recording -------------------------------------------------------------
+
+    def render_text(
+        self,
+        session: Session,
+        *,
+        terms_language: str,
+        purposes: Sequence[str],
+        categories: Sequence[str],
+        directions: Sequence[Direction],
+        grantee: Organisation,
+        jobcenter_id: str,
+        valid_until: date,
+    ) -> RenderedText:
+        self._check_vocabulary(purposes=purposes, categories=categories, explicit=None)
+        jobcenter = self._jobcenter(session, jobcenter_id)
+        try:
+            return self.texts.render(
+                language=terms_language,
+                catalogue=self.engine.catalogue,
+                purposes=purposes,
+                categories=categories,
+                directions=directions,
+                grantee=grantee.name,
+                jobcenter=jobcenter.name,
+                valid_until=valid_until,
+            )
+        except ConsentTextError as exc:
+            raise Unprocessable(str(exc), slug="unsupported-language") from exc
+
+    def record(
+        self,
+        session: Session,
+        *,
+        principal: Principal,
+        body: ConsentCreate,
+        trace_id: str | None = None,
+        previous: Consent | None = None,
+    ) -> Recorded:
+        principal.require(Scope.CONSENTS_WRITE)
+        acting = policy_principal(session, principal)
+        grantee = organisations.get_organisation(session, acting.organisation_id)
+        assert grantee is not None
+        if subjects.get(session, body.subject_id) is None:
+            raise NotFound("No such subject.", slug="subject-not-found")
+        self._check_terms(session, body, grantee_id=grantee.id)
+        rendered = self.render_text(
+            session,
+            terms_language=body.language,
+            purposes=body.purposes,
+            categories=body.categories,
+            directions=body.directions,
+            grantee=grantee,
+            jobcenter_id=body.jobcenter_id,
+            valid_until=body.valid_until,
+        )
+        evidence = body.evidence
+        if evidence.text_version is not None and evidence.text_version != rendered.version:
+            raise Unprocessable(
+                f"The text shown was version {evidence.text_version}; "
+                f"the current version is {rendered.version}.",
+                slug="text-version-outdated",
+            )
+        if evidence.text_sha256 is not None and evidence.text_sha256 != rendered.sha256:
+            raise Unprocessable(
+                "The SHA-256 of the text shown does not match the consent text for these terms.",
+                slug="text-mismatch",
+            )
+
+        now = utcnow()
+        consent_id = new_id("con")
+        code = new_self_service_code()
+        token = secrets.token_urlsafe(32) if evidence.channel is EvidenceChannel.OWN_PHONE else None
+        attachment = self._attachment(evidence.attachment, consent_id=consent_id)
+        consent = Consent(
+            id=consent_id,
+            version=previous.version + 1 if previous else 1,
+            previous_id=previous.id if previous else None,
+            subject_id=body.subject_id,
+            grantee_id=grantee.id,
+            jobcenter_id=body.jobcenter_id,
+            named_users=sorted(set(body.named_users)),
+            purposes=sorted(set(body.purposes)),
+            categories=sorted(set(body.categories)),
+            explicit_special_categories=sorted(set(body.explicit_special_categories)),
+            directions=sorted({d.value for d in body.directions}),
+            use_limits=dict(sorted(body.use_limits.items())),
+            valid_from=now,
+            valid_until=end_of_day(body.valid_until),
+            status=ConsentStatus.PENDING if token else ConsentStatus.ACTIVE,
+            language=body.language,
+            text_version=rendered.version,
+            text_sha256=rendered.sha256,
+            evidence_channel=evidence.channel,
+            evidence_sealed=self._evidence_sealed(evidence, consent_id=consent_id),
+            attachment_sha256=attachment[0] if attachment else None,
+            attachment_media_type=evidence.attachment.media_type if evidence.attachment else None,
+            attachment_sealed=attachment[1] if attachment else None,
+            recorded_by_user=principal.user_id,
+            recorded_by_client=principal.client_id,
+            recorded_at=now,
+            activated_at=None if token else now,
+            confirmation_hash=_hash_token(token) if token else None,
+            confirmation_expires_at=now + self.confirmation_ttl if token else None,
+            self_service_index=self.sealer.blind_index(
+                normalise_code(code), domain=SELF_SERVICE_DOMAIN
+            ),
+            self_service_sealed=self.sealer.seal(
+                code.encode("ascii"), context=f"consents/{consent_id}/self-service"
+            ),
+        )
+        if not self._decide(session, principal, Action.WRITE_CONSENT, consent):
+            raise Forbidden("The rules do not let you record this consent.", slug="consent-denied")
+        repository.add(session, consent)
+        actor = Actor(
+            organisation_id=grantee.id, user_id=principal.user_id, client_id=principal.client_id
+        )
+        hashes = {"text": f"sha256:{rendered.sha256}"}
+        if consent.attachment_sha256:
+            hashes["attachment"] = f"sha256:{consent.attachment_sha256}"
+        self.audit.record(
+            session,
+            AuditEvent(
+                type=(
+                    "consent.requested"
+                    if token
+                    else ("consent.amended" if previous else "consent.granted")
+                ),
+                actor=actor,
+                subject_id=consent.subject_id,
+                consent_id=consent.id,
+                policy_version=self.engine.version,
+                trace_id=trace_id,
+                hashes=hashes,
+                details={
+                    "purposes": consent.purposes,
+                    "categories": consent.categories,
+                    "directions": consent.directions,
+                    "jobcenter": consent.jobcenter_id,
+                    "valid_until": consent.valid_until.isoformat(),
+                    "channel": consent.evidence_channel.value,
+                    "language": consent.language,
+                    "text_version": consent.text_version,
+                    **({"previous": previous.id} if previous else {}),
+                },
+            ),
+        )
+        if previous is not None and consent.status is ConsentStatus.ACTIVE:
+            self._supersede(session, previous, by=consent, actor=actor, trace_id=trace_id)
+        return Recorded(consent=consent, confirmation_token=token)
+
+    def amend(
+        self,
+        session: Session,
+        *,
+        principal: Principal,
+        consent_id: str,
+        terms: ConsentTerms,
+        trace_id: str | None = None,
+    ) -> Recorded:
+        previous = self.get(session, principal=principal, consent_id=consent_id)
+        if previous.status not in {ConsentStatus.ACTIVE, ConsentStatus.PENDING}:
+            raise Conflict(
+                f"A {previous.status.value} consent cannot be amended.",
+                slug="consent-not-amendable",
+            )
+        body = ConsentCreate(
+            **terms.model_dump(), subject_id=previous.subject_id, jobcenter_id=previous.jobcenter_id
+        )
+        return self.record(
+            session, principal=principal, body=body, trace_id=trace_id, previous=previous
+        )
+
+    def _supersede(
+        self,
+        session: Session,
+        previous: Consent,
+        *,
+        by: Consent,
+        actor: Actor,
+        trace_id: str | None,
+    ) -> None:
+        previous.status = ConsentStatus.SUPERSEDED
+        previous.ended_at = utcnow()
+        session.add(previous)
+        self.audit.record(
+            session,
+            AuditEvent(
+                type="consent.superseded",
+                actor=actor,
+                subject_id=previous.subject_id,
+                consent_id=previous.id,
+                trace_id=trace_id,
+                details={"by": by.id},
+            ),
+        )
+
+    def _check_vocabulary(
+        self, *, purposes: Sequence[str], categories: Sequence[str], explicit: Sequence[str] | None
+    ) -> None:
+        catalogue = self.engine.catalogue
+        unknown = sorted(set(purposes) - set(catalogue.purposes))
+        if unknown:
+            raise Unprocessable(
+                f"Unknown purpose(s): {', '.join(unknown)}.",
+                slug="unknown-purpose",
+                unknown=unknown,
+            )
+        unknown = sorted(set(categories) - set(catalogue.categories))
+        if unknown:
+            raise Unprocessable(
+                f"Unknown categor(y/ies): {', '.join(unknown)}.",
+                slug="unknown-category",
+                unknown=unknown,
+            )
+        allowed = {c for p in purposes for c in catalogue.purposes[p].categories}
+        outside = sorted(set(categories) - allowed)
+        if outside:
+            raise Unprocessable(
+                f"Categor(y/ies) {', '.join(outside)} not allowed for the chosen purposes.",
+                slug="category-not-allowed-for-purpose",
+                categories=outside,
+            )
+        if explicit is not None:
+            special = {c for c in categories if catalogue.categories[c].special}
+            if special - set(explicit):
+                raise Unprocessable(
+                    "Special categories (Art. 9 GDPR) need the person's explicit consent: "
+                    "list them in explicit_special_categories too.",
+                    slug="special-category-not-explicit",
+                    categories=sorted(special - set(explicit)),
+                )
+            if set(explicit) - special:
+                raise Unprocessable(
+                    "explicit_special_categories may only name special categories of the consent.",
+                    slug="invalid-special-categories",
+                )
+
+    def _jobcenter(self, session: Session, jobcenter_id: str) -> Organisation:
+        jobcenter = organisations.get_organisation(session, jobcenter_id)
+        if jobcenter is None or jobcenter.kind is not OrganisationKind.JOBCENTER:
+            raise Unprocessable("The jobcenter is not known.", slug="unknown-jobcenter")
+        return jobcenter
+
+    def _check_terms(self, session: Session, body: ConsentCreate, *, grantee_id: str) -> None:
+        self._check_vocabulary(
+            purposes=body.purposes,
+            categories=body.categories,
+            explicit=body.explicit_special_categories,
+        )
+        self._jobcenter(session, body.jobcenter_id)
+        today = utcnow().astimezone(BERLIN).date()
+        if body.valid_until < today:
+            raise Unprocessable("valid_until lies in the past.", slug="validity-in-past")
+        if body.valid_until > today + timedelta(days=self.max_validity_days):
+            raise Unprocessable(
+                f"A consent may last at most {self.max_validity_days} days.",
+                slug="validity-too-long",
+                max_days=self.max_validity_days,
+            )
+        for user_id in body.named_users:
+            user = organisations.get_user(session, user_id)
+            if user is None or user.organisation_id != grantee_id:
+                raise Unprocessable(
+                    "Named users must belong to your organisation.", slug="unknown-named-user"
+                )
+        questions = self.engine.catalogue.questions
+        for question_id, count in body.use_limits.items():
+            question = questions.get(question_id)
+            if question is None or question.purpose not in body.purposes or count < 1:
+                raise Unprocessable(
+                    f"Use limit for '{question_id}' does not fit the consent.",
+                    slug="invalid-use-limit",
+                )
+
+    def _attachment(
+        self, attachment: Attachment | None, *, consent_id: str
+    ) -> tuple[str, str] | None:
+        if attachment is None:
+            return None
+        try:
+            data = base64.b64decode(attachment.data_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest(
+                "The attachment is not valid base64.", slug="invalid-attachment"
+            ) from exc
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            raise BadRequest("The attachment is too large.", slug="invalid-attachment")
+        sealed = self.sealer.seal(data, context=f"consents/{consent_id}/attachment")
+        return hashlib.sha256(data).hexdigest(), sealed
+
+    def _evidence_sealed(self, evidence: Evidence, *, consent_id: str) -> str | None:
+        private = {
+            "interpreter": evidence.interpreter.model_dump() if evidence.interpreter else None,
+            "notes": evidence.notes,
+        }
+        if not any(private.values()):
+            return None
+        return self.sealer.seal(
+            json.dumps(private).encode("utf-8"), context=f"consents/{consent_id}/evidence"
+        )
+
+    # -- the person's confirmation on their own phone ---------------------------
+
+    def by_confirmation(self, session: Session, *, token: str) -> Consent:
+        consent = repository.find_by_confirmation(session, _hash_token(token))
+        if consent is None or consent.status is not ConsentStatus.PENDING:
+            raise NotFound("This link is unknown or was used already.", slug="confirmation-unknown")
+        expires = consent.confirmation_expires_at
+        if expires is None or as_utc(expires) <= utcnow():
+            raise Gone(
+                "This confirmation link has expired; ask for a new one.",
+                slug="confirmation-link-expired",
+            )
+        return consent
+
+    def confirm(self, session: Session, *, token: str, trace_id: str | None = None) -> Consent:
+        consent = self.by_confirmation(session, token=token)
+        now = utcnow()
+        consent.status = ConsentStatus.ACTIVE
+        consent.activated_at = now
+        consent.confirmation_hash = None  # one time only
+        session.add(consent)
+        self.audit.record(
+            session,
+            AuditEvent(
+                type="consent.confirmed",
+                subject_id=consent.subject_id,
+                consent_id=consent.id,
+                trace_id=trace_id,
+                details={"channel": EvidenceChannel.OWN_PHONE.value},
+            ),
+        )
+        if consent.previous_id:
+            previous = repository.get(session, consent.previous_id)
+            if previous is not None and previous.status is ConsentStatus.ACTIVE:
+                self._supersede(session, previous, by=consent, actor=Actor(), trace_id=trace_id)
+        return consent
+
+    # -- revocation --------------------------------------------------------------
+
+    def revoke(
+        self,
+        session: Session,
+        *,
+        principal: Principal,
+        consent_id: str,
+        body: RevokeRequest,
+        trace_id: str | None = None,
+    ) -> Consent:
+        principal.require(Scope.CONSENTS_WRITE)
+        consent = repository.get_for_update(session, consent_id)
+        if consent is None or not self._decide(session, principal, Action.REVOKE_CONSENT, consent):
+            raise NotFound("No such consent.", slug="consent-not-found")
+        kind = organisations.get_organisation(session, principal.organisation_id)
+        channel = (
+            "jobcenter"
+            if kind and kind.kind is OrganisationKind.JOBCENTER
+            else "integration_manager"
+        )
+        actor = Actor(
+            organisation_id=principal.organisation_id,
+            user_id=principal.user_id,
+            client_id=principal.client_id,
+        )
+        return self._end_by_revocation(
+            session,
+            consent,
+            channel=channel,
+            declared_via=body.channel,
+            reason=body.reason,
+            actor=actor,
+            trace_id=trace_id,
+        )
+
+    def revoke_by_person(
+        self, session: Session, *, code: str, trace_id: str | None = None
+    ) -> Consent:
+        consent = self.by_self_service_code(session, code=code)
+        locked = repository.get_for_update(session, consent.id)
+        assert locked is not None
+        return self._end_by_revocation(
+            session,
+            locked,
+            channel="self_service",
+            declared_via="self_service",
+            reason=None,
+            actor=Actor(),
+            trace_id=trace_id,
+        )
+
+    def _end_by_revocation(
+        self,
+        session: Session,
+        consent: Consent,
+        *,
+        channel: str,
+        declared_via: str,
+        reason: str | None,
+        actor: Actor,
+        trace_id: str | None,
+    ) -> Consent:
+        if consent.status is ConsentStatus.REVOKED:
+            raise Conflict("The consent is already revoked.", slug="consent-already-revoked")
+        if consent.status not in {ConsentStatus.ACTIVE, ConsentStatus.PENDING}:
+            raise Conflict(
+                f"A {consent.status.value} consent cannot be revoked.", slug="consent-not-revocable"
+            )
+        consent.status = ConsentStatus.REVOKED
+        consent.ended_at = utcnow()
+        consent.revocation_channel = channel
+        consent.revoked_by = actor.organisation_id
+        consent.confirmation_hash = None
+        session.add(consent)
+        hashes = {"reason": f"sha256:{_hash_token(reason)}"} if reason else {}
+        self.audit.record(
+            session,
+            AuditEvent(
+                type="consent.revoked",
+                actor=actor,
+                subject_id=consent.subject_id,
+                consent_id=consent.id,
+                trace_id=trace_id,
+                hashes=hashes,
+                details={"channel": channel, "declared_via": declared_via},
+            ),
+        )
+        for hook in self.on_end:
+            hook(session, consent, "revoked")
+        return consent
+
+    # -- the person's self-service code ------------------------------------------
+
+    def by_self_service_code(self, session: Session, *, code: str) -> Consent:
+        normalised = normalise_code(code)
+        consent = None
+        if len(normalised) == 16:
+            consent = repository.find_by_self_service(
+                session, self.sealer.blind_index(normalised, domain=SELF_SERVICE_DOMAIN)
+            )
+        if consent is None:
+            raise NotFound("This code is not known.", slug="self-service-code-unknown")
+        return consent
+
+    def self_service_code(self, consent: Consent) -> str:
+        return self.sealer.open(
+            consent.self_service_sealed, context=f"consents/{consent.id}/self-service"
+        ).decode("ascii")
+
+    # -- expiry --------------------------------------------------------------------
+
+    def expire_due(self, session: Session, *, now: datetime | None = None) -> int:
+        moment = now or utcnow()
+        due = repository.due_for_expiry(session, now=moment)
+        for consent in due:
+            consent.status = ConsentStatus.EXPIRED
+            consent.ended_at = moment
+            consent.confirmation_hash = None
+            session.add(consent)
+            self.audit.record(
+                session,
+                AuditEvent(
+                    type="consent.expired",
+                    subject_id=consent.subject_id,
+                    consent_id=consent.id,
+                    details={"valid_until": as_utc(consent.valid_until).isoformat()},
+                ),
+            )
+            for hook in self.on_end:
+                hook(session, consent, "expired")
+        return len(due)
