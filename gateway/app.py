@@ -20,19 +20,26 @@ from gateway.observability.logging import configure as configure_logging
 from gateway.observability.middleware import RequestContextMiddleware
 from gateway.operations import endpoints as operations_endpoints
 from gateway.policy import endpoints as policy_endpoints
+from gateway.queries import endpoints as query_endpoints
 from gateway.settings import Settings
 from gateway.subjects import endpoints as subject_endpoints
+from gateway.webhooks import endpoints as webhook_endpoints
 
 logger = structlog.get_logger(__name__)
 
 
 def _tick(container: Container) -> None:
-    """Expire consents, sign a checkpoint when events wait too long, forget old assertion ids."""
+    """The scheduler: expiries, checkpoints, delivery retries, deadlines, retention, webhooks.
+
+    All state lives in the database, so a restart picks up where the last tick stopped.
+    """
     with Session(container.engine) as session:
         container.consents.expire_due(session)
         container.audit.checkpoint_if_due(session)
         container.auth.purge_expired(session)
         session.commit()
+    container.queries.tick(container.engine)
+    container.webhooks.deliver_due(container.engine)
 
 
 async def _ticker(container: Container) -> None:
@@ -72,6 +79,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     auth_endpoints.install(app)
     app.include_router(subject_endpoints.router)
     app.include_router(consent_endpoints.router)
+    app.include_router(query_endpoints.router)
+    app.include_router(webhook_endpoints.router)
     app.include_router(audit_endpoints.router)
     app.include_router(policy_endpoints.router)
     app.include_router(operations_endpoints.router)

@@ -12,6 +12,8 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.engine import Engine
 
+from adapters.base import InboxAdapter, JobcenterAdapter
+from adapters.registry import AdapterRegistry
 from gateway.audit.service import AuditTrail
 from gateway.auth.client_keys import ClientKeyResolver
 from gateway.auth.service import AuthorizationServer
@@ -20,8 +22,11 @@ from gateway.consents.texts import ConsentTexts
 from gateway.database import create_db_engine
 from gateway.keys import KeyStore
 from gateway.policy.engine import PolicyEngine
+from gateway.policy.models import AdapterKind
+from gateway.queries.service import QueryService
 from gateway.sealing import Sealer
 from gateway.settings import Settings
+from gateway.webhooks.service import WebhookService
 
 
 @dataclass
@@ -36,6 +41,10 @@ class Container:
     sealer: Sealer
     consent_texts: ConsentTexts
     consents: ConsentService
+    webhooks: WebhookService
+    adapters: AdapterRegistry
+    queries: QueryService
+    callback_secrets: dict[str, str]
 
     def close(self) -> None:
         self.http.close()
@@ -67,14 +76,33 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
     policy = PolicyEngine.load(settings.policies_dir)
     sealer = Sealer(keys)
     texts = ConsentTexts.load(settings.policies_dir / "consent-texts", catalogue=policy.catalogue)
+    webhooks = WebhookService(
+        sealer=sealer,
+        http=client,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_base=timedelta(seconds=settings.webhook_backoff_seconds),
+        allow_http_loopback=not settings.is_production,
+    )
     consents = ConsentService(
         engine=policy,
         texts=texts,
         sealer=sealer,
         audit=audit,
-        max_validity_days=settings.consent_max_validity_days,
+        webhooks=webhooks,
         confirmation_ttl=timedelta(hours=settings.consent_confirmation_hours),
     )
+    registry = build_adapters(settings, policy)
+    queries = QueryService(
+        engine=policy,
+        consents=consents,
+        sealer=sealer,
+        audit=audit,
+        adapters=registry,
+        webhooks=webhooks,
+        issuer=settings.issuer,
+        retry_base=timedelta(seconds=settings.adapter_retry_seconds),
+    )
+    consents.on_end.append(queries.on_consent_end)
     return Container(
         settings=settings,
         engine=engine,
@@ -86,4 +114,20 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
         sealer=sealer,
         consent_texts=texts,
         consents=consents,
+        webhooks=webhooks,
+        adapters=registry,
+        queries=queries,
+        callback_secrets={
+            key: secret.get_secret_value()
+            for key, secret in settings.adapter_callback_secrets.items()
+        },
     )
+
+
+def build_adapters(settings: Settings, policy: PolicyEngine) -> AdapterRegistry:
+    """One adapter per jobcenter named in ``policies/routing.yaml``; the rest use the inbox."""
+    adapters: dict[str, JobcenterAdapter] = {}
+    for key, jobcenter in policy.routing.jobcenters.items():
+        if jobcenter.adapter is AdapterKind.INBOX:
+            adapters[key] = InboxAdapter()
+    return AdapterRegistry(adapters)

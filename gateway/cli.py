@@ -306,6 +306,33 @@ def cmd_consents_expire(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_webhooks_failures(args: argparse.Namespace, settings: Settings) -> int:
+    with _container(settings) as container, Session(container.engine) as session:
+        items = [
+            {
+                "id": m.id,
+                "subscription_id": m.subscription_id,
+                "event_type": m.event_type,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+                "created_at": m.created_at.isoformat(),
+            }
+            for m in container.webhooks.failures(session)
+        ]
+    text = "\n".join(f"{i['id']}  {i['event_type']:<18} {i['last_error']}" for i in items)
+    _emit(items, as_json=args.json, text=text or "no failed deliveries")
+    return 0
+
+
+def cmd_webhooks_retry(args: argparse.Namespace, settings: Settings) -> int:
+    with _container(settings) as container, unit_of_work(container.engine) as session:
+        message = container.webhooks.retry_failed(session, message_id=args.message_id)
+    if message is None:
+        raise UsageError(f"no failed message {args.message_id}")
+    _emit({"id": message.id, "status": "pending"}, as_json=args.json, text=f"{message.id} queued")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     with _container(settings) as container:
         with Session(container.engine) as session:
@@ -436,6 +463,13 @@ def _parser() -> argparse.ArgumentParser:
         dest="consents_command", required=True, parser_class=_Parser
     )
     add(consents, "expire", cmd_consents_expire, "end consents past their validity (for cron)")
+
+    webhooks = commands.add_parser("webhooks", help="webhook outbox").add_subparsers(
+        dest="webhooks_command", required=True, parser_class=_Parser
+    )
+    add(webhooks, "failures", cmd_webhooks_failures, "messages that could not be delivered")
+    retry = add(webhooks, "retry", cmd_webhooks_retry, "deliver a failed message again")
+    retry.add_argument("message_id")
 
     audit = commands.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True, parser_class=_Parser

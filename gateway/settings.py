@@ -51,8 +51,14 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(default=100, ge=1)
     audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
 
-    consent_max_validity_days: int = Field(default=730, ge=1, le=1100)
     consent_confirmation_hours: int = Field(default=24, ge=1, le=168)
+
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_backoff_seconds: float = Field(default=5.0, ge=0)
+    adapter_retry_seconds: float = Field(default=30.0, ge=0)
+    adapter_certs_dir: Path = REPOSITORY_ROOT / "certs-dev"
+    # Per jobcenter key: the Standard Webhooks secret (whsec_...) of its answer callbacks.
+    adapter_callback_secrets: dict[str, SecretStr] = Field(default_factory=dict)
 
     tls: bool = False
     host: str = "127.0.0.1"

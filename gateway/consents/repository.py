@@ -59,19 +59,20 @@ def visible_to(
     return list(session.exec(query.order_by(col(Consent.id)).limit(limit)).all())
 
 
-def active_for(
-    session: Session, *, subject_id: str, grantee_id: str, jobcenter_id: str
+def for_subject(
+    session: Session,
+    *,
+    subject_id: str,
+    grantee_id: str | None = None,
+    jobcenter_id: str | None = None,
 ) -> list[Consent]:
-    return list(
-        session.exec(
-            select(Consent).where(
-                Consent.subject_id == subject_id,
-                Consent.grantee_id == grantee_id,
-                Consent.jobcenter_id == jobcenter_id,
-                Consent.status == ConsentStatus.ACTIVE,
-            )
-        ).all()
-    )
+    """The consents about one person with one party, newest versions included."""
+    query = select(Consent).where(Consent.subject_id == subject_id)
+    if grantee_id is not None:
+        query = query.where(Consent.grantee_id == grantee_id)
+    if jobcenter_id is not None:
+        query = query.where(Consent.jobcenter_id == jobcenter_id)
+    return list(session.exec(query).all())
 
 
 def due_for_expiry(session: Session, *, now: datetime, limit: int = 500) -> list[Consent]:

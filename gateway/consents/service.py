@@ -44,6 +44,7 @@ from gateway.policy.models import Action, ConsentFacts, Direction, PolicyRequest
 from gateway.policy.models import ConsentStatus as PolicyConsentStatus
 from gateway.sealing import Sealer
 from gateway.subjects import repository as subjects
+from gateway.webhooks.service import WebhookService
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SELF_SERVICE_DOMAIN = "consent-self-service-v1"
@@ -100,11 +101,27 @@ class ConsentService:
     texts: ConsentTexts
     sealer: Sealer
     audit: AuditTrail
-    max_validity_days: int = 730
     confirmation_ttl: timedelta = timedelta(hours=24)
+    webhooks: WebhookService | None = None
     # Called with (session, consent, reason) when a consent ends (revoked or expired),
     # so pending work under it stops in the same transaction.
     on_end: list[Callable[[Session, Consent, str], None]] = field(default_factory=list)
+
+    def _notify(self, session: Session, consent: Consent, event_type: str) -> None:
+        """Tell both parties' subscribed systems, in the transaction of the change."""
+        if self.webhooks is None:
+            return
+        self.webhooks.enqueue(
+            session,
+            organisation_ids=[consent.grantee_id, consent.jobcenter_id],
+            event_type=event_type,
+            data={
+                "consent_id": consent.id,
+                "version": consent.version,
+                "status": consent.status.value,
+                "subject_id": consent.subject_id,
+            },
+        )
 
     # -- facts for the policy engine ------------------------------------------
 
@@ -324,6 +341,8 @@ class ConsentService:
         )
         if previous is not None and consent.status is ConsentStatus.ACTIVE:
             self._supersede(session, previous, by=consent, actor=actor, trace_id=trace_id)
+        if consent.status is ConsentStatus.ACTIVE:
+            self._notify(session, consent, "consent.amended" if previous else "consent.granted")
         return Recorded(consent=consent, confirmation_token=token)
 
     def amend(
@@ -429,11 +448,12 @@ class ConsentService:
         today = utcnow().astimezone(BERLIN).date()
         if body.valid_until < today:
             raise Unprocessable("valid_until lies in the past.", slug="validity-in-past")
-        if body.valid_until > today + timedelta(days=self.max_validity_days):
+        max_days = self.engine.limits.consent_max_validity_days
+        if body.valid_until > today + timedelta(days=max_days):
             raise Unprocessable(
-                f"A consent may last at most {self.max_validity_days} days.",
+                f"A consent may last at most {max_days} days.",
                 slug="validity-too-long",
-                max_days=self.max_validity_days,
+                max_days=max_days,
             )
         for user_id in body.named_users:
             user = organisations.get_user(session, user_id)
@@ -512,6 +532,7 @@ class ConsentService:
             previous = repository.get(session, consent.previous_id)
             if previous is not None and previous.status is ConsentStatus.ACTIVE:
                 self._supersede(session, previous, by=consent, actor=Actor(), trace_id=trace_id)
+        self._notify(session, consent, "consent.confirmed")
         return consent
 
     # -- revocation --------------------------------------------------------------
@@ -604,6 +625,7 @@ class ConsentService:
         )
         for hook in self.on_end:
             hook(session, consent, "revoked")
+        self._notify(session, consent, "consent.revoked")
         return consent
 
     # -- the person's self-service code ------------------------------------------
@@ -645,4 +667,5 @@ class ConsentService:
             )
             for hook in self.on_end:
                 hook(session, consent, "expired")
+            self._notify(session, consent, "consent.expired")
         return len(due)

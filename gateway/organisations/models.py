@@ -35,6 +35,8 @@ class Organisation(SQLModel, table=True):
     # Official key: the AGS of a municipality, the district key, a jobcenter's number.
     official_key: str | None = Field(default=None, max_length=40, unique=True)
     parent_id: str | None = Field(default=None, foreign_key="organisations.id", max_length=40)
+    # Whether its people may send free-text messages (question types marked free_text).
+    free_text_allowed: bool = True
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

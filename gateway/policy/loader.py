@@ -657,12 +657,24 @@ def _known_jobcenter(value: _Value, jobcenters: Mapping[str, Jobcenter]) -> str 
 
 def _parse_limits(doc: YamlDocument, problems: _Problems) -> Limits | None:
     root = _Value(doc, (), doc.data, problems).mapping(
-        required=["questions_per_user_per_subject_per_day"]
+        required=[
+            "questions_per_user_per_subject_per_day",
+            "consent_max_validity_days",
+            "answer_retention_days",
+        ]
     )
     if root is None:
         return None
     per_day = root["questions_per_user_per_subject_per_day"].integer(minimum=1, maximum=10_000)
-    return None if per_day is None else Limits(questions_per_user_per_subject_per_day=per_day)
+    max_days = root["consent_max_validity_days"].integer(minimum=1, maximum=1100)
+    retention = root["answer_retention_days"].integer(minimum=1, maximum=365)
+    if per_day is None or max_days is None or retention is None:
+        return None
+    return Limits(
+        questions_per_user_per_subject_per_day=per_day,
+        consent_max_validity_days=max_days,
+        answer_retention_days=retention,
+    )
 
 
 def _parse_reasons(doc: YamlDocument, problems: _Problems) -> dict[str, Reason]:

@@ -165,6 +165,8 @@ class Catalogue:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
     questions_per_user_per_subject_per_day: int
+    consent_max_validity_days: int = 730
+    answer_retention_days: int = 30
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Routed queries: asking, deciding, routing to adapters, answering, delivering."""

@@ -1,0 +1,768 @@
+"""The rules of routed queries: ask, decide, route, answer, deliver, cancel, expire.
+
+Request path (DESIGN.md): token and scope -> consent -> policy decision ->
+audit event -> route. ``ask`` decides and records (the caller commits, so the
+audit event exists before anything leaves the gateway); ``route`` then hands
+the query to its adapter and records the outcome in a second transaction.
+Failed deliveries wait in the database (``next_attempt_at``) for the
+scheduler, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from adapters.base import (
+    AdapterError,
+    ConsentSummary,
+    DeliveredQuery,
+    DeliveryOutcome,
+    JobcenterAdapter,
+    PersonReference,
+)
+from adapters.registry import AdapterRegistry
+from gateway.audit.rfc8785 import canonical_bytes, payload_hash
+from gateway.audit.service import Actor, AuditEvent, AuditTrail
+from gateway.auth.principal import Principal
+from gateway.auth.scopes import Scope
+from gateway.authorization import policy_principal
+from gateway.clock import as_utc, utcnow
+from gateway.consents import repository as consents
+from gateway.consents.models import Consent, ConsentStatus
+from gateway.consents.service import ConsentService
+from gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, NotFound
+from gateway.ids import new_id
+from gateway.organisations import repository as organisations
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.models import Action, Decision, Direction, PolicyRequest, QuestionType
+from gateway.queries import repository
+from gateway.queries.models import Query, QueryStatus
+from gateway.queries.schemas import QueryCreate
+from gateway.sealing import Sealer
+from gateway.subjects import repository as subjects
+from gateway.subjects import service as subject_service
+from gateway.webhooks.service import WebhookService
+
+BERLIN = ZoneInfo("Europe/Berlin")
+logger = structlog.get_logger(__name__)
+
+
+class Unprocessable(GatewayError):
+    status = 422
+    default_slug = "invalid-query"
+    title = "The query cannot be processed"
+
+
+@dataclass(frozen=True)
+class Asked:
+    query: Query
+    replay: bool
+    decision: Decision | None = None
+
+
+def _request_hash(body: QueryCreate) -> str:
+    return hashlib.sha256(canonical_bytes(body.model_dump(mode="json"))).hexdigest()
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(
+        organisation_id=principal.organisation_id,
+        user_id=principal.user_id,
+        client_id=principal.client_id,
+    )
+
+
+@dataclass
+class QueryService:
+    engine: PolicyEngine
+    consents: ConsentService
+    sealer: Sealer
+    audit: AuditTrail
+    adapters: AdapterRegistry
+    webhooks: WebhookService
+    issuer: str
+    retry_base: timedelta = timedelta(seconds=30)
+
+    # -- asking --------------------------------------------------------------
+
+    def ask(
+        self,
+        session: Session,
+        *,
+        principal: Principal,
+        body: QueryCreate,
+        idempotency_key: str | None,
+        trace_id: str | None = None,
+    ) -> Asked:
+        principal.require(Scope.QUERIES_ASK)
+        if not idempotency_key or not 1 <= len(idempotency_key) <= 200:
+            raise BadRequest(
+                "The Idempotency-Key header is required (1 to 200 characters).",
+                slug="idempotency-key-required",
+            )
+        request_hash = _request_hash(body)
+        previous = repository.by_idempotency_key(
+            session, client_id=principal.client_id, key=idempotency_key
+        )
+        if previous is not None:
+            if previous.request_hash != request_hash or previous.asker_user_id != principal.user_id:
+                raise Conflict(
+                    "This Idempotency-Key was used for a different request.",
+                    slug="idempotency-key-reused",
+                )
+            return Asked(query=previous, replay=True)
+
+        acting = policy_principal(session, principal)
+        question = self.engine.catalogue.questions.get(body.question)
+        if question is None:
+            raise Unprocessable(
+                f"Unknown question type '{body.question}'.", slug="unknown-question"
+            )
+        problems = self.engine.validate_parameters(
+            question_id=question.id, parameters=body.parameters
+        )
+        if problems:
+            raise Unprocessable(
+                "The parameters do not match the question type.",
+                slug="invalid-parameters",
+                errors=list(problems),
+            )
+        if subjects.get(session, body.subject_id) is None:
+            raise NotFound("No such subject.", slug="subject-not-found")
+
+        direction = question.direction
+        consent = self._consent_for(
+            session,
+            subject_id=body.subject_id,
+            organisation_id=acting.organisation_id,
+            direction=direction,
+            purpose=body.purpose,
+        )
+        now = utcnow()
+        organisation = organisations.get_organisation(session, acting.organisation_id)
+        assert organisation is not None
+        decision = self.engine.decide(
+            PolicyRequest(
+                principal=acting,
+                action=Action.ASK,
+                now=now,
+                question_id=question.id,
+                purpose=body.purpose,
+                direction=direction,
+                consent=self.consents.facts(consent) if consent else None,
+                questions_today=repository.count_asked(
+                    session,
+                    user_id=acting.user_id,
+                    subject_id=body.subject_id,
+                    since=_berlin_midnight(now),
+                ),
+                free_text_allowed=organisation.free_text_allowed,
+            )
+        )
+        reasons = list(decision.reasons)
+        if decision.allowed and consent is not None:
+            reasons = self._consent_terms_violated(session, consent, principal, question)
+        query = Query(
+            id=new_id("qry"),
+            question=question.id,
+            purpose=body.purpose,
+            direction=direction.value,
+            subject_id=body.subject_id,
+            consent_id=consent.id if consent else None,
+            asker_org_id=acting.organisation_id,
+            asker_user_id=acting.user_id,
+            asker_client_id=principal.client_id,
+            status=QueryStatus.DENIED if reasons else QueryStatus.RECEIVED,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            parameters_sealed=None,
+            note_sealed=None,
+            policy_version=decision.policy_version,
+            reasons=reasons,
+            created_at=now,
+            deadline=now + timedelta(days=question.deadline_days),
+            next_attempt_at=None if reasons else now,
+        )
+        if not reasons:
+            assert consent is not None
+            query.answerer_org_id = (
+                consent.jobcenter_id
+                if direction is Direction.MUNICIPALITY_ASKS_JOBCENTER
+                else consent.grantee_id
+            )
+            query.adapter = self._adapter_for(session, query.answerer_org_id).kind
+            if body.parameters:
+                query.parameters_sealed = self.sealer.seal(
+                    json.dumps(body.parameters).encode("utf-8"),
+                    context=f"queries/{query.id}/parameters",
+                )
+            if body.note:
+                query.note_sealed = self.sealer.seal(
+                    body.note.encode("utf-8"), context=f"queries/{query.id}/note"
+                )
+        repository.add(session, query)
+        self.audit.record(
+            session,
+            AuditEvent(
+                type="query.denied" if reasons else "query.asked",
+                actor=_actor(principal),
+                subject_id=query.subject_id,
+                consent_id=query.consent_id,
+                query_id=query.id,
+                purpose=query.purpose,
+                decision="deny" if reasons else "permit",
+                reasons=tuple(reasons),
+                policies=decision.policy_ids,
+                policy_version=decision.policy_version,
+                trace_id=trace_id,
+                hashes={"request": f"sha256:{request_hash}"},
+                details={"question": query.question, "direction": query.direction},
+            ),
+        )
+        return Asked(query=query, replay=False, decision=decision)
+
+    def _consent_for(
+        self,
+        session: Session,
+        *,
+        subject_id: str,
+        organisation_id: str,
+        direction: Direction,
+        purpose: str,
+    ) -> Consent | None:
+        """The consent the question runs under: the best fit, so a denial names the real gap."""
+        if direction is Direction.MUNICIPALITY_ASKS_JOBCENTER:
+            candidates = consents.for_subject(
+                session, subject_id=subject_id, grantee_id=organisation_id
+            )
+        else:
+            candidates = consents.for_subject(
+                session, subject_id=subject_id, jobcenter_id=organisation_id
+            )
+        if not candidates:
+            return None
+
+        def fit(consent: Consent) -> tuple[bool, bool, bool, datetime]:
+            return (
+                consent.status is ConsentStatus.ACTIVE,
+                purpose in consent.purposes,
+                direction.value in consent.directions,
+                as_utc(consent.recorded_at),
+            )
+
+        return max(candidates, key=fit)
+
+    def _consent_terms_violated(
+        self, session: Session, consent: Consent, principal: Principal, question: QuestionType
+    ) -> list[str]:
+        """Terms of the individual consent that the general rules cannot know."""
+        if consent.named_users and principal.user_id not in consent.named_users:
+            return ["user_not_named_in_consent"]
+        limit = consent.use_limits.get(question.id)
+        if limit is not None and (
+            repository.count_under_consent(session, consent_id=consent.id, question=question.id)
+            >= limit
+        ):
+            return ["use_limit_exceeded"]
+        return []
+
+    def _adapter_for(self, session: Session, organisation_id: str | None) -> JobcenterAdapter:
+        organisation = organisations.get_organisation(session, organisation_id or "")
+        if organisation is None or organisation.kind.value != "jobcenter":
+            return self.adapters.for_key(None)
+        return self.adapters.for_key(organisation.official_key)
+
+    # -- routing ------------------------------------------------------------------
+
+    def route(self, engine: Engine, query_id: str, *, traceparent: str | None = None) -> None:
+        """Deliver a received query to its adapter; the outcome is recorded, never lost."""
+        with Session(engine, expire_on_commit=False) as session:
+            query = repository.get(session, query_id)
+            if query is None or query.status is not QueryStatus.RECEIVED:
+                return
+            consent = consents.get(session, query.consent_id or "")
+            if consent is None or consent.status is not ConsentStatus.ACTIVE:
+                self._end(session, query, QueryStatus.CANCELLED, reason="consent_not_active")
+                session.commit()
+                return
+            delivered = self._delivered_query(session, query, consent, traceparent=traceparent)
+            adapter = self._adapter_for(session, query.answerer_org_id)
+            # Claim the attempt before the network call: a crash now leaves a retry, not a loss.
+            query.attempts += 1
+            query.next_attempt_at = utcnow() + self._backoff(query.attempts)
+            session.add(query)
+            session.commit()
+
+        try:
+            delivery = adapter.deliver(delivered)
+            error: AdapterError | None = None
+        except AdapterError as exc:
+            error = exc
+
+        with Session(engine, expire_on_commit=False) as session:
+            query = repository.get_for_update(session, query_id)
+            if query is None or query.status is not QueryStatus.RECEIVED:
+                session.commit()
+                return  # revoked or cancelled meanwhile
+            if error is not None:
+                self._delivery_failed(session, query, error)
+            else:
+                self._routed(session, query)
+                if delivery.outcome is DeliveryOutcome.ANSWERED and delivery.answer is not None:
+                    self._store_answer(session, query, delivery.answer, actor=Actor())
+            session.commit()
+
+    def _backoff(self, attempts: int) -> timedelta:
+        factor: int = 2 ** min(attempts - 1, 8)
+        return self.retry_base * factor
+
+    def _delivered_query(
+        self, session: Session, query: Query, consent: Consent, *, traceparent: str | None
+    ) -> DeliveredQuery:
+        subject = subjects.get(session, query.subject_id)
+        assert subject is not None
+        identity = subject_service.reveal(subject, sealer=self.sealer)
+        answerer = organisations.get_organisation(session, query.answerer_org_id or "")
+        answerer_key = (answerer.official_key if answerer else None) or ""
+        parameters: dict[str, Any] = (
+            json.loads(
+                self.sealer.open(query.parameters_sealed, context=f"queries/{query.id}/parameters")
+            )
+            if query.parameters_sealed
+            else {}
+        )
+        return DeliveredQuery(
+            query_id=query.id,
+            jobcenter_key=answerer_key,
+            question=query.question,
+            purpose=query.purpose,
+            direction=query.direction,
+            person=PersonReference(
+                subject_id=subject.id,
+                given_name=identity.given_name,
+                family_name=identity.family_name,
+                birth_date=identity.birth_date,
+                jobcenter_customer_number=identity.jobcenter_customer_number,
+            ),
+            consent=ConsentSummary(
+                consent_id=consent.id,
+                purposes=tuple(consent.purposes),
+                categories=tuple(consent.categories),
+                valid_until=as_utc(consent.valid_until),
+            ),
+            deadline=as_utc(query.deadline),
+            parameters=parameters,
+            callback_url=f"{self.issuer}/v1/adapter-callbacks/{answerer_key}",
+            traceparent=traceparent,
+        )
+
+    def _routed(self, session: Session, query: Query) -> None:
+        query.status = QueryStatus.ROUTED
+        query.routed_at = utcnow()
+        query.next_attempt_at = None
+        query.last_error = None
+        session.add(query)
+        self.audit.record(
+            session,
+            AuditEvent(
+                type="query.routed",
+                subject_id=query.subject_id,
+                consent_id=query.consent_id,
+                query_id=query.id,
+                purpose=query.purpose,
+                details={"adapter": query.adapter, "attempts": query.attempts},
+            ),
+        )
+        self.webhooks.enqueue(
+            session,
+            organisation_ids=[query.answerer_org_id or ""],
+            event_type="query.routed",
+            data={
+                "query_id": query.id,
+                "question": query.question,
+                "deadline": as_utc(query.deadline).isoformat(),
+            },
+        )
+
+    def _delivery_failed(self, session: Session, query: Query, error: AdapterError) -> None:
+        # The adapter's message names status codes and causes, never personal data.
+        query.last_error = f"{type(error).__name__}: {error.message}"[:300]
+        retry_at = utcnow() + self._backoff(query.attempts)
+        if error.retryable and retry_at < as_utc(query.deadline):
+            query.next_attempt_at = retry_at
+            session.add(query)
+            logger.info("query_delivery_retry", query_id=query.id, error=type(error).__name__)
+            return
+        self._end(session, query, QueryStatus.FAILED, reason=type(error).__name__)
+
+    # -- answering --------------------------------------------------------------------
+
+    def answer(
+        self,
+        session: Session,
+        *,
+        principal: Principal,
+        query_id: str,
+        answer: dict[str, Any],
+        trace_id: str | None = None,
+    ) -> Query:
+        principal.require(Scope.QUERIES_ANSWER)
+        acting = policy_principal(session, principal)
+        query = repository.get_for_update(session, query_id)
+        if query is None or query.answerer_org_id != acting.organisation_id:
+            raise NotFound("No such query.", slug="query-not-found")
+        consent = consents.get(session, query.consent_id or "")
+        assert consent is not None
+        if query.status is QueryStatus.CANCELLED:
+            self.audit.record(
+                session,
+                AuditEvent(
+                    type="query.answer_refused",
+                    actor=_actor(principal),
+                    subject_id=query.subject_id,
+                    consent_id=query.consent_id,
+                    query_id=query.id,
+                    purpose=query.purpose,
+                    decision="deny",
+                    reasons=("query_cancelled",),
+                    trace_id=trace_id,
+                    hashes={"answer": payload_hash(answer)},
+                ),
+            )
+            raise QueryCancelled(
+                "The query was cancelled (the consent was revoked or the asker withdrew it); "
+                "the answer is not accepted.",
+                slug="query-cancelled",
+            )
+        if query.status is not QueryStatus.ROUTED:
+            raise Conflict(f"The query is {query.status.value}, not open.", slug="query-not-open")
+        decision = self.engine.decide(
+            PolicyRequest(
+                principal=acting,
+                action=Action.ANSWER,
+                now=utcnow(),
+                question_id=query.question,
+                purpose=query.purpose,
+                direction=Direction(query.direction),
+                consent=self.consents.facts(consent),
+                routed_jobcenter_id=(
+                    query.answerer_org_id
+                    if query.direction == Direction.MUNICIPALITY_ASKS_JOBCENTER.value
+                    else None
+                ),
+            )
+        )
+        if not decision.allowed:
+            raise Forbidden(
+                "The rules do not let you answer this query.",
+                slug="answer-denied",
+                reasons=list(decision.reasons),
+            )
+        problems = self.engine.validate_answer(question_id=query.question, answer=answer)
+        if problems:
+            raise Unprocessable(
+                "The answer does not match the question's answer schema.",
+                slug="invalid-answer",
+                errors=list(problems),
+            )
+        self._store_answer(session, query, answer, actor=_actor(principal), trace_id=trace_id)
+        return query
+
+    def _store_answer(
+        self,
+        session: Session,
+        query: Query,
+        answer: dict[str, Any],
+        *,
+        actor: Actor,
+        trace_id: str | None = None,
+    ) -> None:
+        consent = consents.get(session, query.consent_id or "")
+        assert consent is not None
+        facts = self.consents.facts(consent)
+        reduced = self.engine.reduce_answer(
+            question_id=query.question, answer=answer, consent=facts
+        )
+        question = self.engine.question(question_id=query.question)
+        dropped = list(self.engine.drop_fields(question=question, consent=facts))
+        now = utcnow()
+        query.answer_sealed = self.sealer.seal(
+            canonical_bytes(reduced), context=f"queries/{query.id}/answer"
+        )
+        query.answer_sha256 = hashlib.sha256(canonical_bytes(reduced)).hexdigest()
+        query.dropped_fields = dropped
+        query.status = QueryStatus.ANSWERED
+        query.answered_at = now
+        query.ended_at = now
+        query.next_attempt_at = None
+        query.retention_until = now + timedelta(days=self.engine.limits.answer_retention_days)
+        session.add(query)
+        self.audit.record(
+            session,
+            AuditEvent(
+                type="query.answered",
+                actor=actor,
+                subject_id=query.subject_id,
+                consent_id=query.consent_id,
+                query_id=query.id,
+                purpose=query.purpose,
+                trace_id=trace_id,
+                hashes={
+                    "answer": f"sha256:{query.answer_sha256}",
+                    "received": payload_hash(answer),
+                },
+                details={"dropped_fields": dropped},
+            ),
+        )
+        self.webhooks.enqueue(
+            session,
+            organisation_ids=[query.asker_org_id],
+            event_type="query.answered",
+            data={"query_id": query.id, "status": query.status.value},
+        )
+
+    def answer_from_adapter(
+        self, session: Session, *, jobcenter_key: str, query_id: str, answer: dict[str, Any]
+    ) -> Query:
+        """A later answer that a jobcenter system sent through its signed callback."""
+        query = repository.get_for_update(session, query_id)
+        answerer = organisations.find_organisation_by_key(session, jobcenter_key)
+        if query is None or answerer is None or query.answerer_org_id != answerer.id:
+            raise NotFound("No such query.", slug="query-not-found")
+        if query.status is not QueryStatus.ROUTED:
+            raise Conflict(f"The query is {query.status.value}, not open.", slug="query-not-open")
+        problems = self.engine.validate_answer(question_id=query.question, answer=answer)
+        if problems:
+            raise Unprocessable(
+                "The answer does not match the question's answer schema.",
+                slug="invalid-answer",
+                errors=list(problems),
+            )
+        self._store_answer(session, query, answer, actor=Actor(organisation_id=answerer.id))
+        return query
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, session: Session, *, principal: Principal, query_id: str) -> Query:
+        if not principal.scopes & {Scope.QUERIES_ASK, Scope.QUERIES_ANSWER}:
+            principal.require(Scope.QUERIES_ASK)
+        query = repository.get(session, query_id)
+        if query is None or not self._may_see(session, principal, query):
+            raise NotFound("No such query.", slug="query-not-found")
+        return query
+
+    def _may_see(self, session: Session, principal: Principal, query: Query) -> bool:
+        if query.answerer_org_id == principal.organisation_id:
+            return True
+        if query.asker_org_id != principal.organisation_id:
+            return False
+        consent = consents.get(session, query.consent_id or "")
+        if consent is not None and consent.named_users:
+            return (
+                principal.user_id in consent.named_users or principal.user_id == query.asker_user_id
+            )
+        return True
+
+    def read_answer(
+        self, session: Session, *, principal: Principal, query: Query, trace_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The answer for its asker; the first read is recorded as the delivery."""
+        if query.asker_org_id != principal.organisation_id or query.answer_sealed is None:
+            return None
+        answer: dict[str, Any] = json.loads(
+            self.sealer.open(query.answer_sealed, context=f"queries/{query.id}/answer")
+        )
+        if query.delivered_at is None:
+            query.delivered_at = utcnow()
+            session.add(query)
+            self.audit.record(
+                session,
+                AuditEvent(
+                    type="query.delivered",
+                    actor=_actor(principal),
+                    subject_id=query.subject_id,
+                    consent_id=query.consent_id,
+                    query_id=query.id,
+                    purpose=query.purpose,
+                    trace_id=trace_id,
+                    hashes={"answer": f"sha256:{query.answer_sha256}"},
+                ),
+            )
+        return answer
+
+    def person_for_answerer(
+        self, session: Session, *, principal: Principal, query: Query
+    ) -> dict[str, Any] | None:
+        """Who the question is about, for the answering side only, while it is open."""
+        if query.answerer_org_id != principal.organisation_id or not query.status.open:
+            return None
+        subject = subjects.get(session, query.subject_id)
+        assert subject is not None
+        identity = subject_service.reveal(subject, sealer=self.sealer)
+        return {
+            "given_name": identity.given_name,
+            "family_name": identity.family_name,
+            "birth_date": identity.birth_date.isoformat(),
+            "jobcenter_customer_number": identity.jobcenter_customer_number,
+        }
+
+    def parameters_for(self, query: Query) -> dict[str, Any] | None:
+        if query.parameters_sealed is None:
+            return None
+        parameters: dict[str, Any] = json.loads(
+            self.sealer.open(query.parameters_sealed, context=f"queries/{query.id}/parameters")
+        )
+        return parameters
+
+    def note_for(self, query: Query) -> str | None:
+        if query.note_sealed is None:
+            return None
+        return self.sealer.open(query.note_sealed, context=f"queries/{query.id}/note").decode(
+            "utf-8"
+        )
+
+    def list(
+        self,
+        session: Session,
+        *,
+        principal: Principal,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Query], str | None]:
+        if not principal.scopes & {Scope.QUERIES_ASK, Scope.QUERIES_ANSWER}:
+            principal.require(Scope.QUERIES_ASK)
+        if status == "open":
+            statuses: Sequence[QueryStatus] | None = [QueryStatus.ROUTED]
+            answering_only = True
+        else:
+            try:
+                statuses = [QueryStatus(status)] if status else None
+            except ValueError as exc:
+                raise BadRequest(f"Unknown status '{status}'.", slug="invalid-status") from exc
+            answering_only = False
+        rows = repository.visible(
+            session,
+            organisation_id=principal.organisation_id,
+            statuses=statuses,
+            answering_only=answering_only,
+            after=cursor,
+            limit=limit + 1,
+        )
+        more = len(rows) > limit
+        page = [q for q in rows[:limit] if self._may_see(session, principal, q)]
+        return page, (rows[limit - 1].id if more else None)
+
+    def cancel(
+        self, session: Session, *, principal: Principal, query_id: str, trace_id: str | None = None
+    ) -> Query:
+        principal.require(Scope.QUERIES_ASK)
+        query = repository.get_for_update(session, query_id)
+        if (
+            query is None
+            or query.asker_org_id != principal.organisation_id
+            or not self._may_see(session, principal, query)
+        ):
+            raise NotFound("No such query.", slug="query-not-found")
+        if not query.status.open:
+            raise Conflict(f"The query is {query.status.value}, not open.", slug="query-not-open")
+        self._end(
+            session,
+            query,
+            QueryStatus.CANCELLED,
+            reason="withdrawn_by_asker",
+            actor=_actor(principal),
+            trace_id=trace_id,
+        )
+        return query
+
+    # -- endings ------------------------------------------------------------------------------
+
+    def _end(
+        self,
+        session: Session,
+        query: Query,
+        status: QueryStatus,
+        *,
+        reason: str,
+        actor: Actor | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        query.status = status
+        query.ended_at = utcnow()
+        query.next_attempt_at = None
+        if query.answer_sealed is not None and query.delivered_at is None:
+            query.answer_sealed = None  # an answer not yet delivered never will be
+        session.add(query)
+        self.audit.record(
+            session,
+            AuditEvent(
+                type=f"query.{status.value}",
+                actor=actor or Actor(),
+                subject_id=query.subject_id,
+                consent_id=query.consent_id,
+                query_id=query.id,
+                purpose=query.purpose,
+                reasons=(reason,),
+                trace_id=trace_id,
+            ),
+        )
+        self.webhooks.enqueue(
+            session,
+            organisation_ids=[query.asker_org_id, query.answerer_org_id or ""],
+            event_type=f"query.{status.value}",
+            data={"query_id": query.id, "status": status.value, "reason": reason},
+        )
+
+    def on_consent_end(self, session: Session, consent: Consent, why: str) -> None:
+        """Revocation or expiry: open queries are cancelled, undelivered answers stopped."""
+        for query in repository.open_under_consent(session, consent.id):
+            self._end(session, query, QueryStatus.CANCELLED, reason=f"consent_{why}")
+
+    # -- the scheduler ---------------------------------------------------------------------------
+
+    def tick(self, engine: Engine) -> None:
+        now = utcnow()
+        with Session(engine) as session:
+            for query in repository.past_deadline(session, now=now):
+                self._end(session, query, QueryStatus.EXPIRED, reason="deadline_passed")
+            for query in repository.past_retention(session, now=now):
+                query.answer_sealed = None
+                session.add(query)
+                self.audit.record(
+                    session,
+                    AuditEvent(
+                        type="query.answer_deleted",
+                        subject_id=query.subject_id,
+                        consent_id=query.consent_id,
+                        query_id=query.id,
+                        reasons=("retention_ended",),
+                    ),
+                )
+            due = repository.due_for_delivery(session, now=now)
+            session.commit()
+        for query_id in due:
+            self.route(engine, query_id)
+
+
+class QueryCancelled(GatewayError):
+    """A late answer to a cancelled query: refused, and the refusal is audited."""
+
+    status = 409
+    default_slug = "query-cancelled"
+    title = "The query is no longer open"
+
+
+def _berlin_midnight(moment: datetime) -> datetime:
+    day: date = moment.astimezone(BERLIN).date()
+    return datetime.combine(day, time(0, 0), tzinfo=BERLIN)

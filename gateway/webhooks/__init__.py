@@ -1,0 +1,1 @@
+"""Signed notifications (Standard Webhooks) to subscribed organisations, through an outbox."""
