@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from gateway.audit import repository
+from gateway.audit import reports, repository
 from gateway.audit.models import AuditEventRow
 from gateway.audit.repository import EventFilter
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import Scope
+from gateway.clock import utcnow
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, NotFound
 from gateway.organisations import repository as organisations
 from gateway.organisations.models import OrganisationKind, Role
 
@@ -80,6 +81,66 @@ def list_events(
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": [_item(row) for row in rows], "next": str(rows[-1].seq) if more else None}
+
+
+def _visible_organisations(session: SessionDep, principal: Principal) -> set[str] | None:
+    """None for the operator's officers (everything), else the own organisation (and children)."""
+    own = organisations.get_organisation(session, principal.organisation_id)
+    if _sees_everything(principal, own.kind if own else None):
+        return None
+    return reports.organisations_seen_by(session, principal.organisation_id)
+
+
+@router.get("/subjects/{subject_id}/report")
+def subject_access_report(
+    subject_id: str,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+    language: str = "de",
+) -> dict[str, Any]:
+    """GDPR Art. 15: every recorded access to one person's data, each with its inclusion proof."""
+    principal.require(Scope.AUDIT_READ)
+    report = reports.subject_access_report(
+        session,
+        audit=container.audit,
+        catalogue=container.policy.catalogue,
+        texts=container.consent_texts,
+        subject_id=subject_id,
+        language=language,
+        visible_to=_visible_organisations(session, principal),
+    )
+    session.commit()  # the checkpoint signed for the proofs
+    if not report["entries"]:
+        raise NotFound("No events about this person are visible to you.", slug="subject-not-found")
+    return report
+
+
+@router.get("/anomalies")
+def anomaly_report(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """Users whose volume, denials, out-of-hours use or spread over persons stands out."""
+    principal.require(Scope.AUDIT_READ)
+    end = until or utcnow()
+    start = since or end - timedelta(days=30)
+    visible = _visible_organisations(session, principal)
+    findings = [
+        finding
+        for organisation in (sorted(visible) if visible is not None else [None])
+        for finding in reports.anomalies(
+            session, organisation_id=organisation, since=start, until=end
+        )
+    ]
+    return {
+        "since": start.isoformat(),
+        "until": end.isoformat(),
+        "rule": {"factor_over_colleagues_median": reports.FACTOR, "minimums": reports.MINIMUMS},
+        "findings": [finding.as_dict() for finding in findings],
+    }
 
 
 @router.get("/checkpoints/latest")

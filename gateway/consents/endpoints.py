@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from gateway.audit import reports
 from gateway.audit import repository as audit_repository
 from gateway.audit.repository import EventFilter
 from gateway.bootstrap import Container
@@ -310,6 +311,23 @@ def self_service(code: str, container: ContainerDep, session: SessionDep) -> dic
             for row in events
         ],
     }
+
+
+@router.get("/v1/self-service/{code}/report")
+def self_service_report(code: str, container: ContainerDep, session: SessionDep) -> dict[str, Any]:
+    """The person's own access report (GDPR Art. 15), in the language of their consent."""
+    consent = container.consents.by_self_service_code(session, code=code)
+    report = reports.subject_access_report(
+        session,
+        audit=container.audit,
+        catalogue=container.policy.catalogue,
+        texts=container.consent_texts,
+        subject_id=consent.subject_id,
+        language=consent.language,
+        visible_to={consent.grantee_id, consent.jobcenter_id},
+    )
+    session.commit()
+    return report
 
 
 @router.post("/v1/self-service/{code}/revoke")

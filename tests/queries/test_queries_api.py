@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,9 +23,8 @@ from gateway.bootstrap import Container
 from gateway.clock import utcnow
 from gateway.database import unit_of_work
 from gateway.queries.models import Query
-from tests.support import World
+from tests.support import Desk, World
 
-PERSON = {"given_name": "Yusuf", "family_name": "Demir", "birth_date": "1995-07-01"}
 BENEFIT_ANSWER = {"receives_benefit": True, "approved_until": "2027-03-31"}
 MEASURES_ANSWER = {
     "current_measures": [{"title": "Berufssprachkurs B2"}],
@@ -43,55 +42,6 @@ def _events(container: Container, kind: str) -> int:
                 .select_from(AuditEventRow)
                 .where(AuditEventRow.event_type == kind)
             ).one()
-        )
-
-
-class Desk:
-    """An integration manager and a jobcenter colleague working on one person's case."""
-
-    def __init__(self, client: TestClient, world: World) -> None:
-        self.client = client
-        self.world = world
-        self.manager = world.case_system.bearer(client, user_id=world.manager)
-        self.staff = world.jobcenter_system.bearer(client, user_id=world.staff)
-        self.subject = client.post("/v1/subjects", json=PERSON, headers=self.manager).json()["id"]
-        self._keys = 0
-
-    def consent(self, **changes: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "subject_id": self.subject,
-            "jobcenter_id": self.world.jobcenter,
-            "purposes": ["benefit_coordination", "measures_and_courses", "integration_planning"],
-            "categories": [
-                "benefit_status",
-                "measures",
-                "course_obligation",
-                "integration_plan_goals",
-            ],
-            "directions": ["municipality_asks_jobcenter", "jobcenter_asks_municipality"],
-            "valid_until": (date.today() + timedelta(days=180)).isoformat(),
-            "language": "de",
-            "evidence": {"channel": "paper_signature"},
-            **changes,
-        }
-        response = self.client.post("/v1/consents", json=body, headers=self.manager)
-        assert response.status_code == 201, response.text
-        return dict(response.json())
-
-    def ask(
-        self,
-        question: str,
-        purpose: str,
-        *,
-        headers: dict[str, str] | None = None,
-        key: str | None = None,
-        **extra: Any,
-    ) -> Any:
-        self._keys += 1
-        return self.client.post(
-            "/v1/queries",
-            json={"subject_id": self.subject, "question": question, "purpose": purpose, **extra},
-            headers={**(headers or self.manager), "Idempotency-Key": key or f"key-{self._keys}"},
         )
 
 
