@@ -109,38 +109,33 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    with _container(settings, upgrade=True) as container:
-        with unit_of_work(container.engine) as session:
-            summary = demo.seed(session, audit=container.audit, data_dir=settings.data_dir)
-        manager = summary["users"][Role.INTEGRATION_MANAGER.value]
-        text = "\n".join(
-            [
-                "Demo data is ready:",
-                *(
-                    f"  {v['kind']:<13} {v['name']}  ({v['id']})"
-                    for v in summary["organisations"].values()
-                ),
-                *(
-                    f"  {role:<20} {v['email']}  ({v['id']})"
-                    for role, v in summary["users"].items()
-                ),
-                f"  case-system client  {summary['client']['client_id']}",
-                f"                      private key: {summary['client']['private_key']}",
-                "",
-                "Next steps:",
-                f"  metadata:  curl {settings.issuer}/.well-known/oauth-authorization-server",
-                "  a token for the integration manager:",
-                f"    .venv/bin/gateway demo-token --user {manager['id']}",
-                f"  the catalogue:  curl {settings.issuer}/v1/catalogue",
-                f"  API docs:  {settings.issuer}/docs",
-            ]
-        )
-        _emit(summary, as_json=args.json, text=text)
-        return 0
+    with (
+        _container(settings, upgrade=True) as container,
+        unit_of_work(container.engine) as session,
+    ):
+        summary = demo.seed(session, audit=container.audit, data_dir=settings.data_dir)
+    text = "\n".join(
+        [
+            "Demo data is ready:",
+            *(
+                f"  {v['kind']:<13} {v['name']}  ({v['id']})"
+                for v in summary["organisations"].values()
+            ),
+            *(f"  {role:<20} {v['email']}  ({v['id']})" for role, v in summary["users"].items()),
+            *(
+                f"  client {slug:<17} {v['client_id']}  key: {v['private_key']}"
+                for slug, v in summary["clients"].items()
+            ),
+            "",
+            demo.walkthrough(summary, issuer=settings.issuer),
+        ]
+    )
+    _emit(summary, as_json=args.json, text=text)
+    return 0
 
 
 def cmd_demo_token(args: argparse.Namespace, settings: Settings) -> int:
-    key_file = demo.demo_key_path(settings.data_dir)
+    key_file = demo.demo_key_path(settings.data_dir, args.client)
     if not key_file.exists():
         raise UsageError("no demo client yet: run 'gateway demo' first")
     form = demo.token_request_form(
@@ -151,7 +146,10 @@ def cmd_demo_token(args: argparse.Namespace, settings: Settings) -> int:
     except httpx.HTTPError as exc:
         sys.stderr.write(f"gateway: cannot reach {settings.token_endpoint}: {exc}\n")
         return 1
-    _emit(response.json(), as_json=True)
+    if args.raw and response.status_code == 200:
+        sys.stdout.write(response.json()["access_token"] + "\n")
+    else:
+        _emit(response.json(), as_json=True)
     return 0 if response.status_code == 200 else 1
 
 
@@ -405,6 +403,10 @@ def _parser() -> argparse.ArgumentParser:
         commands, "demo-token", cmd_demo_token, "get a token with the demo client's key"
     )
     demo_token.add_argument("--user", default=None, help="act for this user id (JWT bearer grant)")
+    demo_token.add_argument(
+        "--client", default="case-system", choices=[c.slug for c in demo.CLIENTS]
+    )
+    demo_token.add_argument("--raw", action="store_true", help="print only the access token")
 
     db = commands.add_parser("db", help="database").add_subparsers(
         dest="db_command", required=True, parser_class=_Parser

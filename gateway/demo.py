@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,33 @@ USERS = (
     ("OPERATOR-DEMO", Role.ADMIN, "Operator", "operator@gateway.example"),
 )
 
-CASE_SYSTEM = "Demo-Fallsystem Stadt Brackenheim"
-CASE_SYSTEM_SCOPES = "consents:read consents:write queries:ask queries:answer audit:read"
+
+@dataclass(frozen=True)
+class DemoClient:
+    slug: str
+    name: str
+    organisation_key: str
+    scopes: str
 
 
-def demo_key_path(data_dir: Path) -> Path:
-    return data_dir / "demo" / "case-system.private.jwk.json"
+CLIENTS = (
+    DemoClient(
+        "case-system",
+        "Demo-Fallsystem Stadt Brackenheim",
+        "08125013",
+        "consents:read consents:write queries:ask queries:answer audit:read",
+    ),
+    DemoClient(
+        "jobcenter-system",
+        "Demo-Fachverfahren Jobcenter Landkreis Heilbronn",
+        "JC-08125",
+        "consents:read consents:write queries:ask queries:answer",
+    ),
+)
+
+
+def demo_key_path(data_dir: Path, slug: str = "case-system") -> Path:
+    return data_dir / "demo" / f"{slug}.private.jwk.json"
 
 
 def seed(session: Session, *, audit: AuditTrail, data_dir: Path) -> dict[str, Any]:
@@ -87,26 +109,32 @@ def seed(session: Session, *, audit: AuditTrail, data_dir: Path) -> dict[str, An
             )
         users[role.value] = user
 
-    municipality = organisations["08125013"]
-    key_path = demo_key_path(data_dir)
-    client = next(
-        (c for c in clients_repository.list_clients(session) if c.name == CASE_SYSTEM), None
-    )
-    if client is None or not key_path.exists():
-        key = ECKey.generate_key("P-256", parameters={"kid": "demo-case-system-1"})
-        public = {"keys": [{**key.as_dict(private=False), "use": "sig", "alg": "ES256"}]}
-        client, _ = registration.add_client(
-            session,
-            audit=audit,
-            organisation_id=municipality.id,
-            name=CASE_SYSTEM,
-            scopes=CASE_SYSTEM_SCOPES,
-            jwks=public,
+    clients: dict[str, dict[str, str]] = {}
+    for demo_client in CLIENTS:
+        key_path = demo_key_path(data_dir, demo_client.slug)
+        client = next(
+            (c for c in clients_repository.list_clients(session) if c.name == demo_client.name),
+            None,
         )
-        key_path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump({"client_id": client.id, "jwk": key.as_dict(private=True)}, handle, indent=2)
+        if client is None or not key_path.exists():
+            key = ECKey.generate_key("P-256", parameters={"kid": f"demo-{demo_client.slug}-1"})
+            public = {"keys": [{**key.as_dict(private=False), "use": "sig", "alg": "ES256"}]}
+            if client is not None:  # the key file was lost: retire the client, make a new one
+                client.enabled = False
+                session.add(client)
+            client, _ = registration.add_client(
+                session,
+                audit=audit,
+                organisation_id=organisations[demo_client.organisation_key].id,
+                name=demo_client.name,
+                scopes=demo_client.scopes,
+                jwks=public,
+            )
+            key_path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                json.dump({"client_id": client.id, "jwk": key.as_dict(private=True)}, handle)
+        clients[demo_client.slug] = {"client_id": client.id, "private_key": str(key_path)}
 
     return {
         "organisations": {
@@ -117,7 +145,7 @@ def seed(session: Session, *, audit: AuditTrail, data_dir: Path) -> dict[str, An
             role: {"id": user.id, "email": user.email, "organisation_id": user.organisation_id}
             for role, user in users.items()
         },
-        "client": {"client_id": client.id, "private_key": str(key_path)},
+        "clients": clients,
     }
 
 
@@ -156,3 +184,39 @@ def token_request_form(
         form["grant_type"] = JWT_BEARER_GRANT
         form["assertion"] = grant
     return form
+
+
+def walkthrough(summary: dict[str, Any], *, issuer: str) -> str:
+    """Copy-paste curl commands for one query from ask to answer, printed by ``gateway demo``."""
+    manager = summary["users"]["integration_manager"]["id"]
+    staff = summary["users"]["jobcenter_staff"]["id"]
+    jobcenter = summary["organisations"]["JC-08125"]["id"]
+    until = (date.today() + timedelta(days=365)).isoformat()
+    return f"""One query from ask to answer (needs curl and jq, and the gateway running):
+
+  IM=$(.venv/bin/gateway demo-token --raw --user {manager})
+  JC=$(.venv/bin/gateway demo-token --raw --client jobcenter-system --user {staff})
+  SUBJECT=$(curl -s {issuer}/v1/subjects -H "Authorization: Bearer $IM" \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"given_name": "Olena", "family_name": "Beispielenko", "birth_date": "1985-11-03"}}' \\
+    | jq -r .id)
+  CONSENT=$(curl -s {issuer}/v1/consents -H "Authorization: Bearer $IM" \\
+    -H 'Content-Type: application/json' -d '{{"subject_id": "'$SUBJECT'",
+      "jobcenter_id": "{jobcenter}", "purposes": ["benefit_coordination"],
+      "categories": ["benefit_status"], "directions": ["municipality_asks_jobcenter"],
+      "valid_until": "{until}", "language": "uk",
+      "evidence": {{"channel": "paper_signature"}}}}' | jq -r .id)
+  QUERY=$(curl -s {issuer}/v1/queries -H "Authorization: Bearer $IM" \\
+    -H 'Content-Type: application/json' -H "Idempotency-Key: $(date +%s%N)" \\
+    -d '{{"subject_id": "'$SUBJECT'", "question": "benefit_status",
+      "purpose": "benefit_coordination"}}' | jq -r .id)
+  curl -s '{issuer}/v1/queries?status=open' -H "Authorization: Bearer $JC" | jq .
+  curl -s {issuer}/v1/queries/$QUERY/answer -H "Authorization: Bearer $JC" \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"answer": {{"receives_benefit": true, "approved_until": "2027-03-31"}}}}' | jq .status
+  curl -s {issuer}/v1/queries/$QUERY -H "Authorization: Bearer $IM" | jq .answer
+  curl -s {issuer}/v1/consents/$CONSENT/receipt -H "Authorization: Bearer $IM" \\
+    -H 'Accept: text/html' > receipt.html
+  .venv/bin/gateway audit verify
+
+API documentation: {issuer}/docs"""

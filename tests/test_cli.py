@@ -163,7 +163,8 @@ def test_demo_is_idempotent_and_keys_rotate(
         "Jobcenter Landkreis Heilbronn",
     }
     assert set(seeded["users"]) >= {"integration_manager", "jobcenter_staff", "dpo"}
-    assert Path(seeded["client"]["private_key"]).stat().st_mode & 0o777 == 0o600
+    for demo_client in seeded["clients"].values():
+        assert Path(demo_client["private_key"]).stat().st_mode & 0o777 == 0o600
 
     code, out, _ = run(capsys, "keys", "rotate", "--purpose", "token", "--json")
     assert code == 0
