@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from adapters.base import InboxAdapter, JobcenterAdapter
+from adapters.base import (
+    AdapterHealth,
+    AdapterRejected,
+    DeliveredQuery,
+    Delivery,
+    DeliveryOutcome,
+    InboxAdapter,
+    JobcenterAdapter,
+)
+from adapters.rest import query_to_json
+from adapters.simulator import synthetic_answer
 
 
 class AdapterRegistry:
@@ -22,3 +33,27 @@ class AdapterRegistry:
 
     def items(self) -> list[tuple[str, JobcenterAdapter]]:
         return sorted(self._adapters.items())
+
+
+class InProcessSimulator:
+    """The jobcenter simulator called in the same process: demos without a second server.
+
+    It answers synchronously with the simulator's synthetic data; the network
+    path (RestAdapter over mTLS to ``python -m adapters.simulator``) is what a
+    real jobcenter uses and is exercised by the adapter tests and benchmarks.
+    """
+
+    kind = "simulator"
+
+    def deliver(self, query: DeliveredQuery) -> Delivery:
+        try:
+            answer = synthetic_answer(query=query_to_json(query))
+        except KeyError as exc:
+            raise AdapterRejected(f"the simulator does not know question {query.question}") from exc
+        return Delivery(outcome=DeliveryOutcome.ANSWERED, answer=answer)
+
+    def fetch_answer(self, query_id: str) -> dict[str, Any] | None:
+        return None
+
+    def health(self) -> AdapterHealth:
+        return AdapterHealth(ok=True, detail="in-process simulator")

@@ -7,7 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -16,6 +17,7 @@ from gateway.audit import endpoints as audit_endpoints
 from gateway.auth import endpoints as auth_endpoints
 from gateway.bootstrap import Container, build
 from gateway.consents import endpoints as consent_endpoints
+from gateway.observability import tracing
 from gateway.observability.logging import configure as configure_logging
 from gateway.observability.middleware import RequestContextMiddleware
 from gateway.operations import endpoints as operations_endpoints
@@ -84,5 +86,17 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(audit_endpoints.router)
     app.include_router(policy_endpoints.router)
     app.include_router(operations_endpoints.router)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_request_bytes,
+        metrics=container.metrics,
+    )
+    tracing.configure_exporter(endpoint=settings.otlp_endpoint)
+    tracing.instrument(app=app, engine=container.engine, http=container.http)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus text format; counts and labels only, never about a person."""
+        return Response(generate_latest(container.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
     return app

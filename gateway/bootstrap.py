@@ -13,7 +13,8 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from adapters.base import InboxAdapter, JobcenterAdapter
-from adapters.registry import AdapterRegistry
+from adapters.registry import AdapterRegistry, InProcessSimulator
+from adapters.rest import RestAdapter, RestAdapterSettings
 from gateway.audit.service import AuditTrail
 from gateway.auth.client_keys import ClientKeyResolver
 from gateway.auth.service import AuthorizationServer
@@ -21,6 +22,8 @@ from gateway.consents.service import ConsentService
 from gateway.consents.texts import ConsentTexts
 from gateway.database import create_db_engine
 from gateway.keys import KeyStore
+from gateway.observability.gauges import operational_gauges
+from gateway.observability.metrics import Metrics
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.models import AdapterKind
 from gateway.queries.service import QueryService
@@ -45,6 +48,7 @@ class Container:
     adapters: AdapterRegistry
     queries: QueryService
     callback_secrets: dict[str, str]
+    metrics: Metrics
 
     def close(self) -> None:
         self.http.close()
@@ -103,6 +107,9 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
         retry_base=timedelta(seconds=settings.adapter_retry_seconds),
     )
     consents.on_end.append(queries.on_consent_end)
+    metrics = Metrics()
+    queries.metrics = metrics
+    metrics.watch_database(lambda: operational_gauges(engine))
     return Container(
         settings=settings,
         engine=engine,
@@ -117,6 +124,7 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
         webhooks=webhooks,
         adapters=registry,
         queries=queries,
+        metrics=metrics,
         callback_secrets={
             key: secret.get_secret_value()
             for key, secret in settings.adapter_callback_secrets.items()
@@ -125,9 +133,33 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
 
 
 def build_adapters(settings: Settings, policy: PolicyEngine) -> AdapterRegistry:
-    """One adapter per jobcenter named in ``policies/routing.yaml``; the rest use the inbox."""
+    """One adapter per jobcenter named in ``policies/routing.yaml``; the rest use the inbox.
+
+    ``simulator`` answers in process unless ``GATEWAY_SIMULATOR_URL`` names a
+    running simulator, which is then reached like a real jobcenter: the rest
+    adapter over mutual TLS with the certificates in ``GATEWAY_ADAPTER_CERTS_DIR``.
+    """
     adapters: dict[str, JobcenterAdapter] = {}
     for key, jobcenter in policy.routing.jobcenters.items():
         if jobcenter.adapter is AdapterKind.INBOX:
             adapters[key] = InboxAdapter()
+        elif jobcenter.adapter is AdapterKind.SIMULATOR and settings.simulator_url is None:
+            adapters[key] = InProcessSimulator()
+        else:
+            endpoint = (
+                settings.simulator_url
+                if jobcenter.adapter is AdapterKind.SIMULATOR
+                else jobcenter.endpoint
+            )
+            assert endpoint is not None  # routing.yaml requires an endpoint for rest
+            adapters[key] = RestAdapter(
+                jobcenter_key=key,
+                settings=RestAdapterSettings(
+                    base_url=endpoint,
+                    client_cert=settings.adapter_certs_dir / "client-gateway-client.pem",
+                    client_key=settings.adapter_certs_dir / "client-gateway-client-key.pem",
+                    ca_bundle=settings.adapter_certs_dir / "ca.pem",
+                    callback_secret=settings.adapter_callback_secrets.get(key),
+                ),
+            )
     return AdapterRegistry(adapters)

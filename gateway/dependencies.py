@@ -12,6 +12,7 @@ from sqlmodel import Session
 from gateway.auth.principal import Principal
 from gateway.bootstrap import Container
 from gateway.errors import Unauthorized
+from gateway.observability.tracing import tracer
 
 
 def get_container(request: Request) -> Container:
@@ -46,7 +47,8 @@ def bearer_token(request: Request) -> str:
 def get_principal(
     container: ContainerDep, session: SessionDep, token: Annotated[str, Depends(bearer_token)]
 ) -> Principal:
-    principal = container.auth.principal(session, bearer=token)
+    with tracer.start_as_current_span("auth.token_check"):
+        principal = container.auth.principal(session, bearer=token)
     # Identifiers of the caller, never of the person the request is about.
     structlog.contextvars.bind_contextvars(
         client_id=principal.client_id, organisation_id=principal.organisation_id

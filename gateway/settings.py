@@ -53,12 +53,23 @@ class Settings(BaseSettings):
 
     consent_confirmation_hours: int = Field(default=24, ge=1, le=168)
 
+    # Web pages (gateway.web): session lifetime, idle timeout, sign-in lockout.
+    web_session_hours: int = Field(default=8, ge=1, le=24)
+    web_idle_minutes: int = Field(default=30, ge=5, le=480)
+    web_lockout_attempts: int = Field(default=5, ge=3, le=20)
+    web_lockout_minutes: int = Field(default=15, ge=1, le=1440)
+
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_seconds: float = Field(default=5.0, ge=0)
     adapter_retry_seconds: float = Field(default=30.0, ge=0)
     adapter_certs_dir: Path = REPOSITORY_ROOT / "certs-dev"
+    simulator_url: str | None = None
     # Per jobcenter key: the Standard Webhooks secret (whsec_...) of its answer callbacks.
     adapter_callback_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces endpoint; tracing export is off without it"
+    )
 
     tls: bool = False
     host: str = "127.0.0.1"

@@ -25,6 +25,7 @@ from gateway.audit.rfc8785 import canonical_bytes
 from gateway.clock import as_utc, utcnow
 from gateway.errors import NotFound
 from gateway.keys import KeyPurpose, KeyStore
+from gateway.observability.tracing import tracer
 
 GENESIS_PREV = "0" * 64
 
@@ -130,6 +131,10 @@ class AuditTrail:
 
     def record(self, session: Session, event: AuditEvent) -> int:
         """Append ``event`` in the caller's transaction; returns its sequence number."""
+        with tracer.start_as_current_span("audit.append", attributes={"audit.type": event.type}):
+            return self._record(session, event)
+
+    def _record(self, session: Session, event: AuditEvent) -> int:
         repository.lock_chain(session)
         head = repository.head(session)
         seq = head.seq + 1 if head else 1

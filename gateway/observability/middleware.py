@@ -15,6 +15,9 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.observability.metrics import Metrics
+from gateway.observability.tracing import current_trace_id
+
 logger = structlog.get_logger("gateway.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -34,9 +37,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,8 +50,14 @@ class RequestContextMiddleware:
             return
         given = _header(scope, b"x-request-id")
         request_id = given if given and _REQUEST_ID.match(given) else secrets.token_hex(12)
+        # The OpenTelemetry server span (outside this middleware) knows the trace; without
+        # one, a valid inbound traceparent or a fresh id keeps logs correlatable.
         traceparent = _TRACEPARENT.match(_header(scope, b"traceparent") or "")
-        trace_id = traceparent.group(1) if traceparent else secrets.token_hex(16)
+        trace_id = (
+            current_trace_id()
+            or (traceparent.group(1) if traceparent else None)
+            or secrets.token_hex(16)
+        )
         scope.setdefault("state", {})
         scope["state"]["request_id"] = request_id
         scope["state"]["trace_id"] = trace_id
@@ -95,13 +107,20 @@ class RequestContextMiddleware:
     def _log(self, scope: Scope, status: int, started: float) -> None:
         # The path may hold pseudonymous ids only; the query string is never logged.
         route: Any = scope.get("route")
+        # The route template (/v1/queries/{query_id}), not the path: bounded label values.
+        template = getattr(route, "path", None) or "unmatched"
+        seconds = time.perf_counter() - started
         logger.info(
             "request",
             method=scope.get("method"),
-            route=getattr(route, "path", None) or scope.get("path"),
+            route=template,
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=round(seconds * 1000, 2),
         )
+        if self.metrics is not None:
+            self.metrics.request(
+                method=str(scope.get("method")), route=template, status=status, seconds=seconds
+            )
 
     async def _too_large(self, send: Send, request_id: str) -> None:
         body = json.dumps(

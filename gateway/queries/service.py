@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,9 +43,12 @@ from gateway.consents.models import Consent, ConsentStatus
 from gateway.consents.service import ConsentService
 from gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, NotFound
 from gateway.ids import new_id
+from gateway.observability.metrics import Metrics
+from gateway.observability.tracing import current_traceparent, tracer
 from gateway.organisations import repository as organisations
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.models import Action, Decision, Direction, PolicyRequest, QuestionType
+from gateway.policy.models import Principal as PolicyPrincipal
 from gateway.queries import repository
 from gateway.queries.models import Query, QueryStatus
 from gateway.queries.schemas import QueryCreate
@@ -92,6 +96,7 @@ class QueryService:
     webhooks: WebhookService
     issuer: str
     retry_base: timedelta = timedelta(seconds=30)
+    metrics: Metrics | None = None
 
     # -- asking --------------------------------------------------------------
 
@@ -141,37 +146,27 @@ class QueryService:
             raise NotFound("No such subject.", slug="subject-not-found")
 
         direction = question.direction
-        consent = self._consent_for(
-            session,
-            subject_id=body.subject_id,
-            organisation_id=acting.organisation_id,
-            direction=direction,
-            purpose=body.purpose,
-        )
-        now = utcnow()
-        organisation = organisations.get_organisation(session, acting.organisation_id)
-        assert organisation is not None
-        decision = self.engine.decide(
-            PolicyRequest(
-                principal=acting,
-                action=Action.ASK,
-                now=now,
-                question_id=question.id,
-                purpose=body.purpose,
+        with tracer.start_as_current_span("consent.check") as span:
+            consent = self._consent_for(
+                session,
+                subject_id=body.subject_id,
+                organisation_id=acting.organisation_id,
                 direction=direction,
-                consent=self.consents.facts(consent) if consent else None,
-                questions_today=repository.count_asked(
-                    session,
-                    user_id=acting.user_id,
-                    subject_id=body.subject_id,
-                    since=_berlin_midnight(now),
-                ),
-                free_text_allowed=organisation.free_text_allowed,
+                purpose=body.purpose,
             )
-        )
+            span.set_attribute("consent.found", consent is not None)
+        now = utcnow()
+        with tracer.start_as_current_span("policy.decide") as span:
+            decision = self._decide_ask(
+                session, acting=acting, question=question, body=body, consent=consent, now=now
+            )
+            span.set_attribute("policy.allowed", decision.allowed)
+            span.set_attribute("policy.reasons", list(decision.reasons))
         reasons = list(decision.reasons)
         if decision.allowed and consent is not None:
             reasons = self._consent_terms_violated(session, consent, principal, question)
+        if self.metrics is not None:
+            self.metrics.decision(action="ask", allowed=not reasons, reasons=reasons)
         query = Query(
             id=new_id("qry"),
             question=question.id,
@@ -230,6 +225,37 @@ class QueryService:
             ),
         )
         return Asked(query=query, replay=False, decision=decision)
+
+    def _decide_ask(
+        self,
+        session: Session,
+        *,
+        acting: PolicyPrincipal,
+        question: QuestionType,
+        body: QueryCreate,
+        consent: Consent | None,
+        now: datetime,
+    ) -> Decision:
+        organisation = organisations.get_organisation(session, acting.organisation_id)
+        assert organisation is not None
+        return self.engine.decide(
+            PolicyRequest(
+                principal=acting,
+                action=Action.ASK,
+                now=now,
+                question_id=question.id,
+                purpose=body.purpose,
+                direction=question.direction,
+                consent=self.consents.facts(consent) if consent else None,
+                questions_today=repository.count_asked(
+                    session,
+                    user_id=acting.user_id,
+                    subject_id=body.subject_id,
+                    since=_berlin_midnight(now),
+                ),
+                free_text_allowed=organisation.free_text_allowed,
+            )
+        )
 
     def _consent_for(
         self,
@@ -295,7 +321,9 @@ class QueryService:
                 self._end(session, query, QueryStatus.CANCELLED, reason="consent_not_active")
                 session.commit()
                 return
-            delivered = self._delivered_query(session, query, consent, traceparent=traceparent)
+            delivered = self._delivered_query(
+                session, query, consent, traceparent=traceparent or current_traceparent()
+            )
             adapter = self._adapter_for(session, query.answerer_org_id)
             # Claim the attempt before the network call: a crash now leaves a retry, not a loss.
             query.attempts += 1
@@ -303,11 +331,24 @@ class QueryService:
             session.add(query)
             session.commit()
 
-        try:
-            delivery = adapter.deliver(delivered)
-            error: AdapterError | None = None
-        except AdapterError as exc:
-            error = exc
+        started = perf_counter()
+        with tracer.start_as_current_span(
+            "adapter.deliver",
+            attributes={"adapter.kind": adapter.kind, "jobcenter": delivered.jobcenter_key},
+        ) as span:
+            try:
+                delivery = adapter.deliver(delivered)
+                error: AdapterError | None = None
+            except AdapterError as exc:
+                error = exc
+                span.set_attribute("adapter.error", type(exc).__name__)
+        if self.metrics is not None:
+            self.metrics.adapter_call(
+                jobcenter=delivered.jobcenter_key or "municipality",
+                adapter=adapter.kind,
+                seconds=perf_counter() - started,
+                error=type(error).__name__ if error else None,
+            )
 
         with Session(engine, expire_on_commit=False) as session:
             query = repository.get_for_update(session, query_id)
@@ -539,6 +580,8 @@ class QueryService:
         answerer = organisations.find_organisation_by_key(session, jobcenter_key)
         if query is None or answerer is None or query.answerer_org_id != answerer.id:
             raise NotFound("No such query.", slug="query-not-found")
+        if query.status is QueryStatus.ANSWERED:
+            return query  # a repeated callback: acknowledged again, stored once
         if query.status is not QueryStatus.ROUTED:
             raise Conflict(f"The query is {query.status.value}, not open.", slug="query-not-open")
         problems = self.engine.validate_answer(question_id=query.question, answer=answer)

@@ -1,0 +1,54 @@
+"""OpenTelemetry tracing: the tracer the services use, and wiring of the instrumentations.
+
+Spans carry identifiers and decisions only (query id, question type, reason
+codes), never names, birth dates, customer numbers or answers. The OTLP
+exporter is switched on by ``GATEWAY_OTLP_ENDPOINT``; without it spans are
+still created (so W3C ``traceparent`` flows to adapters) but not exported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from sqlalchemy.engine import Engine
+
+tracer = trace.get_tracer("gateway")
+
+
+def configure_exporter(*, endpoint: str | None, service_name: str = "consent-gateway") -> None:
+    """Install a tracer provider with an OTLP exporter, once per process, when configured."""
+    if endpoint is None:
+        return
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+
+
+def instrument(*, app: FastAPI, engine: Engine, http: httpx.Client) -> None:
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    HTTPXClientInstrumentor().instrument_client(http)
+    SQLAlchemyInstrumentor().instrument(engine=engine, enable_commenter=False)
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span, to hand to an adapter."""
+    carrier: dict[str, Any] = {}
+    propagate.inject(carrier)
+    value = carrier.get("traceparent")
+    return str(value) if value else None
+
+
+def current_trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else None
