@@ -34,6 +34,13 @@ class AdapterRegistry:
     def items(self) -> list[tuple[str, JobcenterAdapter]]:
         return sorted(self._adapters.items())
 
+    def close(self) -> None:
+        """Release network clients (the rest adapters' connection pools)."""
+        for adapter in self._adapters.values():
+            close = getattr(adapter, "close", None)
+            if callable(close):
+                close()
+
 
 class InProcessSimulator:
     """The jobcenter simulator called in the same process: demos without a second server.

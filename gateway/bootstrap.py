@@ -51,6 +51,7 @@ class Container:
     metrics: Metrics
 
     def close(self) -> None:
+        self.adapters.close()
         self.http.close()
         self.engine.dispose()
 

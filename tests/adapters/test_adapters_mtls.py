@@ -6,23 +6,16 @@ unrelated CA provides the certificates that must be refused.
 
 from __future__ import annotations
 
-import importlib.util
 import queue
-import socket
 import ssl
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from fastapi import FastAPI, Request, Response
 from jsonschema import Draft202012Validator
@@ -43,6 +36,7 @@ from adapters.rest import (
     verify_callback,
 )
 from adapters.simulator import SimulatorState, create_app
+from tests.tls import load_certs_generator, serve_tls
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "certs-dev" / "generate.py"
@@ -51,67 +45,18 @@ JOBCENTER_CLIENT = "jobcenter-landkreis-heilbronn"
 TIMEOUT = 5.0  # every wait in this module is bounded
 
 
-def _load_generator() -> ModuleType:
-    # certs-dev is not a package name, so the script is loaded from its file.
-    name = "certs_dev_generate"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, GENERATOR)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return _load_generator().generate(
+    return load_certs_generator().generate(
         tmp_path_factory.mktemp("certs"), clients=[GATEWAY_CLIENT, JOBCENTER_CLIENT]
     )
 
 
 @pytest.fixture(scope="module")
 def foreign_certs(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return _load_generator().generate(tmp_path_factory.mktemp("foreign"), clients=[GATEWAY_CLIENT])
-
-
-@contextmanager
-def serve_tls(app: FastAPI, certs: Any) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port, requiring client certificates of ``certs``."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ssl_certfile=str(certs.server_cert),
-        ssl_keyfile=str(certs.server_key),
-        ssl_ca_certs=str(certs.ca_cert),
-        ssl_cert_reqs=ssl.CERT_REQUIRED,
-        log_level="critical",
-        log_config=None,
-        lifespan="on",
-        http="h11",
-        ws="none",
-        timeout_graceful_shutdown=1,  # a forgotten keep-alive connection must not stall the run
+    return load_certs_generator().generate(
+        tmp_path_factory.mktemp("foreign"), clients=[GATEWAY_CLIENT]
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(TIMEOUT)
-        sock.close()
 
 
 @pytest.fixture(scope="module")
