@@ -27,8 +27,9 @@ from joserfc.jwk import KeySet
 from sqlmodel import Session
 
 from gateway.audit import repository, rfc9162
-from gateway.audit.models import AuditCheckpointRow, AuditEventRow
-from gateway.audit.rfc8785 import canonical_bytes
+from gateway.audit.models import AuditCheckpointRow
+from gateway.audit.repository import StoredEvent
+from gateway.audit.rfc8785 import parse_canonical
 from gateway.audit.service import GENESIS_PREV
 
 SIGNATURE_ALGORITHMS = ["Ed25519", "EdDSA"]
@@ -79,7 +80,7 @@ def verify_checkpoint_signature(row: AuditCheckpointRow, keys: KeySet) -> None:
         )
 
 
-def _check_columns(row: AuditEventRow, event: dict[str, Any]) -> None:
+def _check_columns(row: StoredEvent, event: dict[str, Any]) -> None:
     actor = event.get("actor", {})
     expected = {
         "event_type": event.get("type"),
@@ -96,16 +97,15 @@ def _check_columns(row: AuditEventRow, event: dict[str, Any]) -> None:
             raise _Bad(row.seq, f"event {row.seq}: column {column} disagrees with the hashed event")
 
 
-def _check_event(row: AuditEventRow, expected_seq: int, prev: str) -> bytes:
+def _check_event(row: StoredEvent, expected_seq: int, prev: str) -> bytes:
     if row.seq != expected_seq:
         raise _Bad(expected_seq, f"event {expected_seq} is missing")
     try:
-        event = json.loads(row.event)
+        event, canonical = parse_canonical(row.event)
     except ValueError as exc:
         raise _Bad(row.seq, f"event {row.seq}: content is not JSON") from exc
     if not isinstance(event, dict) or event.get("seq") != row.seq:
         raise _Bad(row.seq, f"event {row.seq}: content belongs to another position")
-    canonical = canonical_bytes(event)
     if canonical != row.event.encode("utf-8"):
         raise _Bad(row.seq, f"event {row.seq}: content is not in canonical form (altered)")
     leaf = rfc9162.leaf_hash(canonical)
