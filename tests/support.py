@@ -140,6 +140,17 @@ class World:
     other_case_system: RegisteredClient
     operator_client: RegisteredClient
     jobcenter_system: RegisteredClient
+    other_jobcenter: str
+    other_manager: str
+    other_staff: str
+    other_jobcenter_system: RegisteredClient
+
+    def strangers(self, client: TestClient) -> list[dict[str, str]]:
+        """Tokens of a manager of another municipality and staff of another jobcenter."""
+        return [
+            self.other_case_system.bearer(client, user_id=self.other_manager),
+            self.other_jobcenter_system.bearer(client, user_id=self.other_staff),
+        ]
 
 
 def register_client(
@@ -189,6 +200,9 @@ def make_world(container: Container) -> World:
         other_dpo = user(other, Role.DPO, "dpo@lauffen.example")
         staff = user(jobcenter, Role.JOBCENTER_STAFF, "staff@jobcenter.example")
         operator_dpo = user(operator, Role.DPO, "dpo@operator.example")
+        other_jobcenter = org(OrganisationKind.JOBCENTER, "Jobcenter Anderswo", "JC-99999")
+        other_manager = user(other, Role.INTEGRATION_MANAGER, "im@lauffen.example")
+        other_staff = user(other_jobcenter, Role.JOBCENTER_STAFF, "staff@anderswo.example")
     return World(
         operator=operator,
         municipality=municipality,
@@ -203,6 +217,10 @@ def make_world(container: Container) -> World:
         other_case_system=register_client(container, other, ALL),
         operator_client=register_client(container, operator, ALL + " admin"),
         jobcenter_system=register_client(container, jobcenter, ALL),
+        other_jobcenter=other_jobcenter,
+        other_manager=other_manager,
+        other_staff=other_staff,
+        other_jobcenter_system=register_client(container, other_jobcenter, ALL),
     )
 
 

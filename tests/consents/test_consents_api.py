@@ -320,41 +320,7 @@ def test_other_organisations_get_404_and_change_nothing(
     flow: Flow, client: TestClient, container: Container, world: World
 ) -> None:
     consent = flow.record().json()
-    from gateway.organisations import service
-    from gateway.organisations.models import OrganisationKind, Role
-    from tests.support import register_client
-
-    with unit_of_work(container.engine) as session:
-        other_jc = service.add_organisation(
-            session,
-            audit=container.audit,
-            kind=OrganisationKind.JOBCENTER,
-            name="Jobcenter Anderswo",
-            official_key="JC-99999",
-        )
-        other_staff = service.add_user(
-            session,
-            audit=container.audit,
-            organisation_id=other_jc.id,
-            role=Role.JOBCENTER_STAFF,
-            name="X",
-            email="x@anderswo.example",
-        )
-        other_manager = service.add_user(
-            session,
-            audit=container.audit,
-            organisation_id=world.other_municipality,
-            role=Role.INTEGRATION_MANAGER,
-            name="Y",
-            email="y@lauffen.example",
-        )
-    other_jc_system = register_client(
-        container, other_jc.id, "consents:read consents:write queries:ask queries:answer"
-    )
-    strangers = [
-        world.other_case_system.bearer(client, user_id=other_manager.id),
-        other_jc_system.bearer(client, user_id=other_staff.id),
-    ]
+    strangers = world.strangers(client)
     before = _events(container, "consent.revoked")
     for headers in strangers:
         for method, path, body in (

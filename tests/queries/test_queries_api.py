@@ -202,41 +202,7 @@ def test_strangers_see_nothing_and_change_nothing(
 ) -> None:
     desk.consent()
     query = desk.ask("benefit_status", "benefit_coordination").json()
-    from gateway.organisations import service
-    from gateway.organisations.models import OrganisationKind, Role
-    from tests.support import register_client
-
-    with unit_of_work(container.engine) as session:
-        other_jc = service.add_organisation(
-            session,
-            audit=container.audit,
-            kind=OrganisationKind.JOBCENTER,
-            name="JC Anderswo",
-            official_key="JC-77777",
-        )
-        other_staff = service.add_user(
-            session,
-            audit=container.audit,
-            organisation_id=other_jc.id,
-            role=Role.JOBCENTER_STAFF,
-            name="S",
-            email="s@anderswo.example",
-        )
-        other_manager = service.add_user(
-            session,
-            audit=container.audit,
-            organisation_id=world.other_municipality,
-            role=Role.INTEGRATION_MANAGER,
-            name="M",
-            email="m@lauffen.example",
-        )
-    other_jc_system = register_client(
-        container, other_jc.id, "queries:ask queries:answer consents:read"
-    )
-    for headers in (
-        world.other_case_system.bearer(client, user_id=other_manager.id),
-        other_jc_system.bearer(client, user_id=other_staff.id),
-    ):
+    for headers in world.strangers(client):
         assert client.get(f"/v1/queries/{query['id']}", headers=headers).status_code == 404
         answered = client.post(
             f"/v1/queries/{query['id']}/answer", json={"answer": BENEFIT_ANSWER}, headers=headers
