@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 GATEWAY_DATA_DIR ?= ./var
 export GATEWAY_DATA_DIR
 
-.PHONY: install run test lint typecheck postgres pytest bench reliability certs clean
+.PHONY: install run test lint typecheck postgres browser pytest bench reliability certs messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The pages' styles (KERN UX) and the accessibility checker of the browser tests come from npm.
+NPM_STAMP := node_modules/.package-lock.json
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+install: $(STAMP) $(NPM_STAMP)
+
+browser:
+	@bash .ci/ensure-chromium
 
 certs: install
 	$(PY) certs-dev/generate.py
@@ -36,11 +44,22 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy gateway adapters certs-dev/generate.py bench
 
-pytest: install postgres
+pytest: install postgres browser
 	$(PY) -m pytest -q
 
 test: lint typecheck pytest
 	$(VENV)/bin/gateway policies test
+
+# Page texts: re-extract gateway/web/locales/messages.pot from the sources and merge it
+# into every catalogue there; new msgids arrive untranslated, translate them in the .po.
+messages: install
+	$(VENV)/bin/pybabel extract -F gateway/web/babel.cfg -k N_ -c TRANSLATORS: \
+		--add-location=file --sort-output --project=consent-gateway \
+		--version=$$($(PY) -c 'import importlib.metadata as m; print(m.version("consent-gateway"))') \
+		--copyright-holder="consent-gateway contributors" \
+		-o gateway/web/locales/messages.pot .
+	$(VENV)/bin/pybabel update -i gateway/web/locales/messages.pot -d gateway/web/locales \
+		--ignore-pot-creation-date
 
 bench: install
 	$(PY) bench/policy_bench.py
@@ -50,4 +69,4 @@ reliability: install postgres
 	$(PY) -m pytest -q -m slow --run-slow
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

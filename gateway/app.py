@@ -17,14 +17,17 @@ from gateway.audit import endpoints as audit_endpoints
 from gateway.auth import endpoints as auth_endpoints
 from gateway.bootstrap import Container, build
 from gateway.consents import endpoints as consent_endpoints
+from gateway.figures import endpoints as figures_endpoints
 from gateway.observability import tracing
 from gateway.observability.logging import configure as configure_logging
 from gateway.observability.middleware import RequestContextMiddleware
+from gateway.openapi import install as install_openapi
 from gateway.operations import endpoints as operations_endpoints
 from gateway.policy import endpoints as policy_endpoints
 from gateway.queries import endpoints as query_endpoints
 from gateway.settings import Settings
 from gateway.subjects import endpoints as subject_endpoints
+from gateway.web import endpoints as web_endpoints
 from gateway.webhooks import endpoints as webhook_endpoints
 
 logger = structlog.get_logger(__name__)
@@ -86,6 +89,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(audit_endpoints.router)
     app.include_router(policy_endpoints.router)
     app.include_router(operations_endpoints.router)
+    app.include_router(figures_endpoints.router)
+    web_endpoints.install(app, container)  # the pages for people (gateway.web)
+    install_openapi(app)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_bytes,

@@ -9,6 +9,7 @@ traceback; a command that fails for another reason exits with status 1.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from gateway import demo, migrate
+from gateway import openapi as gateway_openapi
 from gateway.audit import verify as audit_verify
 from gateway.audit.export import export as audit_export
 from gateway.audit.service import AuditEvent
@@ -28,6 +30,7 @@ from gateway.auth import repository as clients_repository
 from gateway.bootstrap import Container, build
 from gateway.database import create_db_engine, unit_of_work
 from gateway.errors import GatewayError
+from gateway.figures import cli as figures_cli
 from gateway.keys import KeyPurpose, KeyStore, KeyStoreError
 from gateway.observability.logging import configure as configure_logging
 from gateway.organisations import repository as organisations
@@ -36,6 +39,7 @@ from gateway.organisations.models import Organisation, OrganisationKind, Role, U
 from gateway.policy import cli as policy_cli
 from gateway.settings import Settings
 from gateway.subjects import service as subjects_service
+from gateway.web.composition import build_accounts
 
 
 class UsageError(Exception):
@@ -113,7 +117,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         _container(settings, upgrade=True) as container,
         unit_of_work(container.engine) as session,
     ):
-        summary = demo.seed(session, audit=container.audit, data_dir=settings.data_dir)
+        summary = demo.seed(
+            session,
+            audit=container.audit,
+            accounts=build_accounts(container),
+            data_dir=settings.data_dir,
+        )
     text = "\n".join(
         [
             "Demo data is ready:",
@@ -122,6 +131,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 for v in summary["organisations"].values()
             ),
             *(f"  {role:<20} {v['email']}  ({v['id']})" for role, v in summary["users"].items()),
+            "",
+            f"Web pages: {settings.issuer}/web (sign in with an e-mail address and password):",
+            *(f"  {v['email']:<40} {v['web_password']}" for v in summary["users"].values()),
+            f"  (kept in {demo.demo_passwords_path(settings.data_dir)})",
             *(
                 f"  client {slug:<17} {v['client_id']}  key: {v['private_key']}"
                 for slug, v in summary["clients"].items()
@@ -201,6 +214,24 @@ def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
                 email=args.email,
             )
         _emit(_user_view(item), as_json=args.json, text=item.id)
+        return 0
+
+
+def cmd_users_password(args: argparse.Namespace, settings: Settings) -> int:
+    """Set the password a user signs in to the web pages with (read from stdin or a prompt)."""
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat it: ") != password:
+            raise UsageError("the two passwords differ")
+    with _container(settings) as container:
+        with unit_of_work(container.engine) as session:
+            user = organisations.find_user_by_email(session, args.email.strip().lower())
+            if user is None:
+                raise UsageError(f"no user has the e-mail address {args.email}")
+            build_accounts(container).set_password(session, user_id=user.id, password=password)
+        _emit({"id": user.id, "password_set": True}, as_json=args.json, text=user.id)
         return 0
 
 
@@ -431,6 +462,13 @@ def _parser() -> argparse.ArgumentParser:
     users_add.add_argument("--role", required=True, choices=[r.value for r in Role])
     users_add.add_argument("--name", required=True)
     users_add.add_argument("--email", required=True)
+    users_password = add(
+        users, "password", cmd_users_password, "set the password for the web pages"
+    )
+    users_password.add_argument("--email", required=True)
+    users_password.add_argument(
+        "--stdin", action="store_true", help="read the password from the first line of stdin"
+    )
     users_list = add(users, "list", cmd_users_list, "list users")
     users_list.add_argument("--org", default=None)
 
@@ -484,6 +522,10 @@ def _parser() -> argparse.ArgumentParser:
 
     # The policy commands are typed against the base parser class; ours only adds `error`.
     policy_cli.add_commands(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
+    figures_cli.add_commands(cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands))
+    gateway_openapi.add_commands(
+        cast("argparse._SubParsersAction[argparse.ArgumentParser]", commands)
+    )
     return parser
 
 

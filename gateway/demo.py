@@ -26,6 +26,7 @@ from gateway.auth import repository as clients_repository
 from gateway.auth.rfc7523 import CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT
 from gateway.organisations import repository, service
 from gateway.organisations.models import Organisation, OrganisationKind, Role, User
+from gateway.web.accounts import PasswordAccounts
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,42 @@ def demo_key_path(data_dir: Path, slug: str = "case-system") -> Path:
     return data_dir / "demo" / f"{slug}.private.jwk.json"
 
 
-def seed(session: Session, *, audit: AuditTrail, data_dir: Path) -> dict[str, Any]:
+def demo_passwords_path(data_dir: Path) -> Path:
+    return data_dir / "demo" / "web-passwords.json"
+
+
+def _write_private(path: Path, document: dict[str, Any]) -> None:
+    """Write a JSON file only its owner may read (demo keys and passwords)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+
+
+def _web_passwords(
+    session: Session, *, accounts: PasswordAccounts, users: dict[str, User], data_dir: Path
+) -> dict[str, str]:
+    """Generated sign-in passwords of the demo users, kept in the data directory.
+
+    Nothing is fixed in the repository: each data directory gets its own
+    passwords, and a user whose password was set otherwise keeps it.
+    """
+    path = demo_passwords_path(data_dir)
+    stored: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    passwords: dict[str, str] = {}
+    for user in users.values():
+        known = stored.get(user.email)
+        if known is None or user.password_hash is None:
+            known = secrets.token_urlsafe(12)
+            accounts.set_password(session, user_id=user.id, password=known)
+        passwords[user.email] = known
+    _write_private(path, passwords)
+    return passwords
+
+
+def seed(
+    session: Session, *, audit: AuditTrail, accounts: PasswordAccounts, data_dir: Path
+) -> dict[str, Any]:
     organisations: dict[str, Organisation] = {}
     for item in ORGANISATIONS:
         found = repository.find_organisation_by_key(session, item.key)
@@ -130,19 +166,22 @@ def seed(session: Session, *, audit: AuditTrail, data_dir: Path) -> dict[str, An
                 scopes=demo_client.scopes,
                 jwks=public,
             )
-            key_path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump({"client_id": client.id, "jwk": key.as_dict(private=True)}, handle)
+            _write_private(key_path, {"client_id": client.id, "jwk": key.as_dict(private=True)})
         clients[demo_client.slug] = {"client_id": client.id, "private_key": str(key_path)}
 
+    passwords = _web_passwords(session, accounts=accounts, users=users, data_dir=data_dir)
     return {
         "organisations": {
             item.key: {"id": organisations[item.key].id, "name": item.name, "kind": item.kind.value}
             for item in ORGANISATIONS
         },
         "users": {
-            role: {"id": user.id, "email": user.email, "organisation_id": user.organisation_id}
+            role: {
+                "id": user.id,
+                "email": user.email,
+                "organisation_id": user.organisation_id,
+                "web_password": passwords[user.email],
+            }
             for role, user in users.items()
         },
         "clients": clients,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from gateway.auth.principal import Principal
@@ -36,7 +37,20 @@ def get_session(container: ContainerDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def bearer_token(request: Request) -> str:
+# Declares the bearer scheme (RFC 6750) in the OpenAPI document, and with it every operation
+# that needs a token; the header itself is checked below, so errors stay problem details.
+_BEARER_SCHEME = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="RFC 9068 access token from /oauth/token.",
+)
+
+
+def bearer_token(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_SCHEME)],
+) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from fastapi import FastAPI, Request
@@ -36,7 +37,8 @@ def problem_response(
     if detail:
         body["detail"] = detail
     if instance:
-        body["instance"] = instance
+        # A URI reference (RFC 9457 section 3.1.5): request paths arrive percent-decoded.
+        body["instance"] = quote(instance, safe="/:@!$&'()*+,;=")
     body.update(extensions)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from gateway.audit import reports, repository
 from gateway.audit.models import AuditEventRow
@@ -20,6 +20,8 @@ from gateway.organisations import repository as organisations
 from gateway.organisations.models import OrganisationKind, Role
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+# Larger numbers overflow SQLite INTEGER and PostgreSQL BIGINT (a 500 instead of a 422).
+MAX_TREE_SIZE = 2**63 - 1
 
 
 def _sees_everything(principal: Principal, kind: OrganisationKind | None) -> bool:
@@ -151,10 +153,10 @@ def latest_checkpoint(container: ContainerDep, session: SessionDep) -> dict[str,
 
 @router.get("/proof/{seq}")
 def inclusion_proof(
-    seq: int,
+    seq: Annotated[int, Path(ge=1, le=MAX_TREE_SIZE)],
     container: ContainerDep,
     session: SessionDep,
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_TREE_SIZE)] = None,
 ) -> dict[str, Any]:
     """RFC 9162 inclusion proof of event ``seq`` in the latest (or the named) checkpoint."""
     return container.audit.inclusion_proof(session, seq=seq, tree_size=tree_size)
@@ -164,8 +166,8 @@ def inclusion_proof(
 def consistency_proof(
     container: ContainerDep,
     session: SessionDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=MAX_TREE_SIZE)],
+    second: Annotated[int, Query(ge=1, le=MAX_TREE_SIZE)],
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof between two checkpoints, named by their tree sizes."""
     return container.audit.consistency_proof(session, first=first, second=second)

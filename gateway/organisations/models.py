@@ -51,6 +51,8 @@ class User(SQLModel, table=True):
     name: str = Field(max_length=200)
     email: str = Field(max_length=320, unique=True)
     active: bool = True
+    # argon2id hash for signing in to the web pages (gateway.web.accounts); None: no web sign-in.
+    password_hash: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

@@ -31,7 +31,11 @@ class SubjectCreate(BaseModel):
     jobcenter_customer_number: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{3,30}$")
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"description": "The person is already known to the gateway."}},
+)
 async def register_subject(
     body: SubjectCreate,
     request: Request,

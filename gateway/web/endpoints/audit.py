@@ -1,0 +1,173 @@
+"""Pages of data protection officers: explorer, event and proof, verification, anomalies, export."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from gateway.audit import reports
+from gateway.audit.verify import verify_trail
+from gateway.clock import utcnow
+from gateway.dependencies import SessionDep
+from gateway.keys import KeyPurpose
+from gateway.organisations.models import Role
+from gateway.web import audit_views
+from gateway.web.dependencies import CheckedForm, CurrentViewer, WebDep
+from gateway.web.forms import BERLIN, N_, Form, start_of_day
+from gateway.web.pages import WebRoute, redirect, render
+from gateway.web.rendering import SECURITY_HEADERS
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+AUDIT_ROLES = (Role.DPO, Role.ADMIN)
+FILTER_FIELDS = (*audit_views.FILTERS, "since", "until")
+
+
+@router.get("/web/audit")
+def explorer(request: Request, web: WebDep, viewer: CurrentViewer, session: SessionDep) -> Response:
+    viewer.require(*AUDIT_ROLES)
+    scoped_to = audit_views.scope(session, viewer.principal)
+    form = Form(values={key: str(value) for key, value in request.query_params.items()})
+    flt = audit_views.parse_filter(form, scoped_to=scoped_to)
+    rows, next_cursor = audit_views.find(session, flt if form.ok else None)
+    names = audit_views.organisation_names(session)
+    filters = {k: form.text(k) for k in FILTER_FIELDS if form.text(k)}
+    return render(
+        request,
+        web,
+        "audit/explorer.html",
+        viewer=viewer,
+        section="audit",
+        status=200 if form.ok else 400,
+        form=form,
+        events=[audit_views.event_view(row, names) for row in rows],
+        next_url=f"/web/audit?{urlencode({**filters, 'cursor': next_cursor})}"
+        if next_cursor
+        else None,
+        export_url=f"/web/audit/export?{urlencode(filters)}",
+        whole_trail=scoped_to is None,
+        organisation_options=sorted(names.items(), key=lambda item: item[1])
+        if scoped_to is None
+        else [],
+    )
+
+
+@router.get("/web/audit/events/{seq}")
+def event(
+    seq: int, request: Request, web: WebDep, viewer: CurrentViewer, session: SessionDep
+) -> Response:
+    viewer.require(*AUDIT_ROLES)
+    row = audit_views.visible_event(session, viewer.principal, seq)
+    container = web.container
+    return render(
+        request,
+        web,
+        "audit/event.html",
+        viewer=viewer,
+        section="audit",
+        event=audit_views.event_view(row, audit_views.organisation_names(session)),
+        document=json.dumps(json.loads(row.event), indent=2, ensure_ascii=False),
+        proof=audit_views.proof(session, audit=container.audit, keys=container.keys, row=row),
+    )
+
+
+@router.post("/web/audit/checkpoint")
+def sign_checkpoint(
+    web: WebDep, viewer: CurrentViewer, session: SessionDep, data: CheckedForm
+) -> Response:
+    """Sign a tree head over everything so far, so the newest events have a proof now."""
+    viewer.require(*AUDIT_ROLES)
+    audit_views.scope(session, viewer.principal)
+    web.container.audit.checkpoint_if_due(session, force=True)
+    session.commit()
+    seq = str(data.get("seq") or "")
+    return redirect(f"/web/audit/events/{seq}" if seq.isdigit() else "/web/audit/verify")
+
+
+@router.get("/web/audit/verify")
+def verify(request: Request, web: WebDep, viewer: CurrentViewer, session: SessionDep) -> Response:
+    viewer.require(*AUDIT_ROLES)
+    audit_views.scope(session, viewer.principal)
+    report = verify_trail(session, keys=web.container.keys.verification_keys(KeyPurpose.AUDIT))
+    latest = web.container.audit.latest_checkpoint(session) if report.checkpoints else None
+    return render(
+        request,
+        web,
+        "audit/verify.html",
+        viewer=viewer,
+        section="verify",
+        report=report,
+        checkpoint=latest,
+        checkpoint_verified=(
+            audit_views.checkpoint_verified(latest, web.container.keys) if latest else False
+        ),
+    )
+
+
+@router.get("/web/audit/anomalies")
+def anomalies(
+    request: Request, web: WebDep, viewer: CurrentViewer, session: SessionDep
+) -> Response:
+    viewer.require(*AUDIT_ROLES)
+    scoped_to = audit_views.scope(session, viewer.principal)
+    form = Form(values={key: str(value) for key, value in request.query_params.items()})
+    today = utcnow().astimezone(BERLIN).date()
+    since = form.date("since", required=False) or today - timedelta(days=30)
+    until = form.date("until", required=False) or today
+    if until < since:
+        form.fail("until", N_("The end lies before the start."))
+    visible = (
+        None if scoped_to is None else sorted(reports.organisations_seen_by(session, scoped_to))
+    )
+    findings = []
+    if form.ok:
+        for organisation in visible if visible is not None else [None]:
+            findings.extend(
+                reports.anomalies(
+                    session,
+                    organisation_id=organisation,
+                    since=start_of_day(since),
+                    until=start_of_day(until + timedelta(days=1)),
+                )
+            )
+    return render(
+        request,
+        web,
+        "audit/anomalies.html",
+        viewer=viewer,
+        section="anomalies",
+        status=200 if form.ok else 400,
+        form=form,
+        since=since,
+        until=until,
+        findings=findings,
+        names=audit_views.organisation_names(session),
+        minimums=reports.MINIMUMS,
+        factor=reports.FACTOR,
+    )
+
+
+@router.get("/web/audit/export")
+def export(request: Request, web: WebDep, viewer: CurrentViewer, session: SessionDep) -> Response:
+    viewer.require(*AUDIT_ROLES)
+    scoped_to = audit_views.scope(session, viewer.principal)
+    form = Form(values={key: str(value) for key, value in request.query_params.items()})
+    form.values.pop("cursor", None)
+    flt = audit_views.parse_filter(form, scoped_to=scoped_to)
+    container = web.container
+    data = audit_views.export_zip(
+        session, audit=container.audit, keys=container.keys, flt=flt if form.ok else None
+    )
+    session.commit()  # the checkpoint signed for the proofs
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            **SECURITY_HEADERS,
+            "Content-Disposition": f'attachment; filename="audit-export-{stamp}.zip"',
+        },
+    )
