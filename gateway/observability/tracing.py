@@ -8,7 +8,10 @@ still created (so W3C ``traceparent`` flows to adapters) but not exported.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from fastapi import FastAPI
@@ -23,6 +26,33 @@ from sqlalchemy.engine import Engine
 
 tracer = trace.get_tracer("gateway")
 
+# Path segments that are credentials: the person's self-service code and the one-time
+# confirmation token. Query strings may hold codes too, so they never reach a span.
+_CREDENTIAL_IN_PATH = re.compile(r"^(/(?:v1/)?self-service/|/confirm/)[^/]+")
+REDACTED = "{redacted}"
+
+
+def redact_path(path: str) -> str:
+    """The request path with any credential segment replaced, for spans."""
+    return _CREDENTIAL_IN_PATH.sub(rf"\g<1>{REDACTED}", path)
+
+
+def _redact_server_span(span: trace.Span, scope: Mapping[str, Any]) -> None:
+    """Overwrite the URL attributes the FastAPI instrumentation copied from the request."""
+    attributes: Mapping[str, Any] = getattr(span, "attributes", None) or {}
+    if not span.is_recording() or not attributes:
+        return
+    path = redact_path(str(scope.get("path", "")))
+    for key in ("http.target", "url.path"):
+        if key in attributes:
+            span.set_attribute(key, path)
+    for key in ("http.url", "url.full"):
+        if key in attributes:
+            parts = urlsplit(str(attributes[key]))
+            span.set_attribute(key, urlunsplit((parts.scheme, parts.netloc, path, "", "")))
+    if "url.query" in attributes:
+        span.set_attribute("url.query", REDACTED)
+
 
 def configure_exporter(*, endpoint: str | None, service_name: str = "consent-gateway") -> None:
     """Install a tracer provider with an OTLP exporter, once per process, when configured."""
@@ -36,7 +66,11 @@ def configure_exporter(*, endpoint: str | None, service_name: str = "consent-gat
 
 
 def instrument(*, app: FastAPI, engine: Engine, http: httpx.Client) -> None:
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app,
+        excluded_urls="healthz,readyz,metrics",
+        server_request_hook=_redact_server_span,
+    )
     HTTPXClientInstrumentor().instrument_client(http)
     # The instrumentation declares SQLAlchemy < 2.1 but uses only the stable event
     # API; the span test proves statement spans still appear.

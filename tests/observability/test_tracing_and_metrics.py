@@ -138,3 +138,20 @@ def test_the_story_leaves_no_personal_data_in_logs_spans_or_metrics(
     assert "gateway_adapter_call_duration_seconds_count" in metrics
     assert "gateway_webhook_outbox_depth" in metrics
     assert "gateway_queries_past_deadline 0.0" in metrics
+
+
+def test_credentials_in_paths_and_query_strings_never_reach_spans(
+    client: TestClient, exporter: InMemorySpanExporter
+) -> None:
+    exporter.clear()
+    code = "ABCD-EFGH-JKMN-PQRS"
+    client.get(f"/self-service/{code}")
+    client.get(f"/v1/self-service/{code}")
+    client.get("/confirm/one-time-token-4711")
+    client.get("/v1/catalogue", params={"code": "QUERY-SECRET-42"})
+    spans = exporter.get_finished_spans()
+    assert spans
+    recorded = json.dumps([dict(s.attributes or {}) for s in spans], default=str)
+    for secret in (code, "one-time-token-4711", "QUERY-SECRET-42"):
+        assert secret not in recorded
+    assert "/self-service/{redacted}" in recorded
