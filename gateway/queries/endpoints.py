@@ -96,7 +96,7 @@ def ask(
     query = asked.query
     if query.status is QueryStatus.DENIED:
         return _denied(container, query, asked.decision)
-    if not asked.replay:
+    if query.status is QueryStatus.RECEIVED and not asked.replay:
         container.queries.route(
             container.engine, query.id, traceparent=request.headers.get("traceparent")
         )

@@ -28,6 +28,7 @@ from adapters.base import (
     ConsentSummary,
     DeliveredQuery,
     DeliveryOutcome,
+    InboxAdapter,
     JobcenterAdapter,
     PersonReference,
 )
@@ -224,7 +225,34 @@ class QueryService:
                 details={"question": query.question, "direction": query.direction},
             ),
         )
+        if not reasons:
+            self._route_to_inbox(session, query)
         return Asked(query=query, replay=False, decision=decision)
+
+    def _route_to_inbox(self, session: Session, query: Query) -> None:
+        """Route at once, in the ask's own transaction, when the answerer uses the inbox.
+
+        The inbox keeps queries in this database for people to answer; handing a
+        query to it involves no call outside, so there is nothing to claim
+        before and record after (as ``route`` does for adapters that call out),
+        and the ask costs one commit instead of three.
+        """
+        if query.adapter != InboxAdapter.kind:
+            return
+        answerer = organisations.get_organisation(session, query.answerer_org_id or "")
+        jobcenter_key = (answerer.official_key if answerer else None) or "municipality"
+        started = perf_counter()
+        attributes = {"adapter.kind": query.adapter, "jobcenter": jobcenter_key}
+        with tracer.start_as_current_span("adapter.deliver", attributes=attributes):
+            query.attempts += 1
+            self._routed(session, query)
+        if self.metrics is not None:
+            self.metrics.adapter_call(
+                jobcenter=jobcenter_key,
+                adapter=query.adapter,
+                seconds=perf_counter() - started,
+                error=None,
+            )
 
     def _decide_ask(
         self,
@@ -294,11 +322,7 @@ class QueryService:
         """Terms of the individual consent that the general rules cannot know."""
         if consent.named_users and principal.user_id not in consent.named_users:
             return ["user_not_named_in_consent"]
-        limit = consent.use_limits.get(question.id)
-        if limit is not None and (
-            repository.count_under_consent(session, consent_id=consent.id, question=question.id)
-            >= limit
-        ):
+        if self.consents.use_left(session, consent, question=question.id) == 0:
             return ["use_limit_exceeded"]
         return []
 

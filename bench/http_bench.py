@@ -1,0 +1,349 @@
+"""HTTP throughput and latency of the gateway, as ratios to a bare baseline in the same run.
+
+One ``gateway serve`` process (one uvicorn worker, SQLite in a fresh data
+directory with the demo data) and, one after the other on the same server
+stack, the bare endpoint of ``bench/baseline_app.py``. The load generator is
+wrk (Debian's package) in its own process on loopback, with a fixed duration
+per run; it stops by itself.
+
+Scenarios:
+
+- ``ask``: ``POST /v1/queries`` through the inbox adapter (token check, consent
+  check, policy decision, durable audit append, query stored), a fresh
+  ``Idempotency-Key`` per request, cycling through ``PERSONS`` people with a
+  consent each. The benchmark's copy of ``policies/`` raises the daily
+  question limit per person to the highest value the loader accepts, so every
+  ask is a permitted ask (the rule is still evaluated on each one);
+- ``token``: ``POST /oauth/token`` with ``client_credentials`` and
+  ``private_key_jwt``, one pre-signed client assertion per request.
+
+Usage: ``python bench/http_bench.py [--duration 10] [--json results.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import yaml
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+if str(REPOSITORY_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPOSITORY_ROOT))
+
+from gateway import demo  # noqa: E402 - needs the path set above
+
+GATEWAY = str(Path(sys.executable).with_name("gateway"))
+WRK_SCRIPTS = REPOSITORY_ROOT / "bench" / "wrk"
+CONNECTIONS = (8, 64)
+PERSONS = 32
+WRK_THREADS = 2
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One wrk run: requests per second, latency percentiles in milliseconds, errors."""
+
+    target: str
+    scenario: str
+    connections: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    peak_rss_mib: float
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _milliseconds(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if match is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s, p50, p99, the request count and the error count of wrk's report."""
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, flags=re.MULTILINE))
+    requests = re.search(r"^\s+(\d+) requests in", output, flags=re.MULTILINE)
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, flags=re.MULTILINE)
+    if requests is None or rate is None or set(percentiles) != {"50", "99"}:
+        raise ValueError(f"unexpected wrk output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(value) for value in socket_errors.groups())
+    return {
+        "requests_per_second": float(rate.group(1)),
+        "p50_ms": _milliseconds(percentiles["50"]),
+        "p99_ms": _milliseconds(percentiles["99"]),
+        "requests": float(requests.group(1)),
+        "errors": float(errors),
+    }
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wrk(
+    *, url: str, script: str, connections: int, duration: int, env: dict[str, str]
+) -> dict[str, float]:
+    command = [
+        "wrk",
+        f"-t{min(WRK_THREADS, connections)}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(WRK_SCRIPTS / script),
+        url,
+    ]
+    done = subprocess.run(
+        command, env={**os.environ, **env}, capture_output=True, text=True, check=True
+    )
+    return parse_wrk(done.stdout)
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], *, path: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}{path}", timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server at {url} did not start")
+        time.sleep(0.2)
+
+
+@contextmanager
+def server(command: list[str], *, env: dict[str, str], url: str, ready: str) -> Iterator[int]:
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_ready(url, process, path=ready)
+        yield process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def bench_policies(target: Path) -> Path:
+    """A copy of ``policies/`` whose daily question limit per person does not bite in a run."""
+    shutil.copytree(REPOSITORY_ROOT / "policies", target)
+    limits_file = target / "limits.yaml"
+    limits = yaml.safe_load(limits_file.read_text(encoding="utf-8"))
+    limits["questions_per_user_per_subject_per_day"] = 10_000
+    limits_file.write_text(yaml.safe_dump(limits), encoding="utf-8")
+    return target
+
+
+def prepare_person(url: str, token: str, jobcenter_id: str, number: int) -> str:
+    """A person with an active consent for benefit coordination; returns the subject id."""
+    headers = {"Authorization": f"Bearer {token}"}
+    subject = httpx.post(
+        f"{url}/v1/subjects",
+        headers=headers,
+        json={
+            "given_name": f"Olena {number}",
+            "family_name": "Beispielenko",
+            "birth_date": "1985-11-03",
+        },
+    )
+    subject.raise_for_status()
+    subject_id: str = subject.json()["id"]
+    consent = httpx.post(
+        f"{url}/v1/consents",
+        headers=headers,
+        json={
+            "subject_id": subject_id,
+            "jobcenter_id": jobcenter_id,
+            "purposes": ["benefit_coordination"],
+            "categories": ["benefit_status"],
+            "directions": ["municipality_asks_jobcenter"],
+            "valid_until": (date.today() + timedelta(days=365)).isoformat(),
+            "language": "de",
+            "evidence": {"channel": "paper_signature"},
+        },
+    )
+    consent.raise_for_status()
+    return subject_id
+
+
+def signed_token_requests(*, key_file: Path, token_endpoint: str, count: int, path: Path) -> None:
+    """Form bodies of ``count`` token requests, each with a client assertion of its own."""
+    with path.open("w", encoding="utf-8") as out:
+        for _ in range(count):
+            form = demo.token_request_form(
+                key_file=key_file, token_endpoint=token_endpoint, user_id=None
+            )
+            form["scope"] = "queries:ask"
+            out.write(urlencode(form) + "\n")
+
+
+def run_benchmarks(*, duration: int, workdir: Path) -> list[Run]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "GATEWAY_ENV": "development",
+        "GATEWAY_DATA_DIR": str(workdir / "data"),
+        "GATEWAY_POLICIES_DIR": str(bench_policies(workdir / "policies")),
+        "GATEWAY_ISSUER": url,
+        "GATEWAY_LOG_LEVEL": "WARNING",
+    }
+    seeded = subprocess.run(
+        [GATEWAY, "demo", "--json"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = json.loads(seeded.stdout)
+    key_file = Path(summary["clients"]["case-system"]["private_key"])
+    manager = summary["users"]["integration_manager"]["id"]
+    runs: list[Run] = []
+    run_id = secrets.token_hex(4)
+
+    def measure(
+        target: str, scenario: str, script: str, pid: int, extra: dict[str, str], seconds: int
+    ) -> None:
+        wrk(url=target_url, script=script, connections=8, duration=1, env=extra)  # warm up
+        for connections in CONNECTIONS:
+            figures = wrk(
+                url=target_url, script=script, connections=connections, duration=seconds, env=extra
+            )
+            runs.append(
+                Run(
+                    target=target,
+                    scenario=scenario,
+                    connections=connections,
+                    requests_per_second=figures["requests_per_second"],
+                    p50_ms=figures["p50_ms"],
+                    p99_ms=figures["p99_ms"],
+                    requests=int(figures["requests"]),
+                    errors=int(figures["errors"]),
+                    peak_rss_mib=peak_rss_mib(pid),
+                )
+            )
+
+    assertions = workdir / "token-requests.txt"
+    # Signing takes longer than verifying: shorter runs, with enough single-use assertions
+    # for the warm-up and both runs at three times the target rate.
+    token_seconds = min(duration, 5)
+    signed_token_requests(
+        key_file=key_file,
+        token_endpoint=f"{url}/oauth/token",
+        count=3_000 * (2 * token_seconds + 1),
+        path=assertions,
+    )
+    token_env = {"BENCH_ASSERTIONS": str(assertions), "BENCH_THREADS": str(WRK_THREADS)}
+
+    target_url = url
+    with server([GATEWAY, "serve", "--port", str(port)], env=env, url=url, ready="/readyz") as pid:
+        token = subprocess.run(
+            [GATEWAY, "demo-token", "--raw", "--user", manager],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        jobcenter = summary["organisations"]["JC-08125"]["id"]
+        bodies = workdir / "ask-bodies.txt"
+        with bodies.open("w", encoding="utf-8") as out:
+            for number in range(PERSONS):
+                subject_id = prepare_person(url, token, jobcenter, number)
+                body = {
+                    "subject_id": subject_id,
+                    "question": "benefit_status",
+                    "purpose": "benefit_coordination",
+                }
+                out.write(json.dumps(body) + "\n")
+        ask_env = {"BENCH_TOKEN": token, "BENCH_BODIES": str(bodies), "BENCH_RUN": f"gw-{run_id}"}
+        measure("gateway", "ask", "ask.lua", pid, ask_env, duration)
+        measure("gateway", "token", "token.lua", pid, token_env, token_seconds)
+
+    baseline_port = free_port()
+    target_url = f"http://127.0.0.1:{baseline_port}"
+    baseline = [
+        sys.executable,
+        "-c",
+        "import uvicorn; uvicorn.run('bench.baseline_app:app', host='127.0.0.1', "
+        f"port={baseline_port}, log_config=None, access_log=False)",
+    ]
+    with server(
+        baseline, env={"PYTHONPATH": str(REPOSITORY_ROOT)}, url=target_url, ready="/docs"
+    ) as pid:
+        ask_env = {**ask_env, "BENCH_RUN": f"base-{run_id}"}
+        measure("baseline", "ask", "ask.lua", pid, ask_env, duration)
+        measure("baseline", "token", "token.lua", pid, token_env, token_seconds)
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--json", type=Path, default=None, help="write the runs as JSON here")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install wrk", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="http-bench-") as temporary:
+        runs = run_benchmarks(duration=args.duration, workdir=Path(temporary))
+    for run in runs:
+        print(
+            f"{run.target:<9} {run.scenario:<6} c={run.connections:<3} "
+            f"{run.requests_per_second:9.1f} req/s  p50 {run.p50_ms:7.2f} ms  "
+            f"p99 {run.p99_ms:7.2f} ms  errors {run.errors}  peak RSS {run.peak_rss_mib:.0f} MiB"
+        )
+    if args.json is not None:
+        args.json.write_text(json.dumps([asdict(run) for run in runs], indent=2), encoding="utf-8")
+    return 0
+
+
+def results(runs: list[dict[str, Any]], *, target: str, scenario: str) -> dict[int, Run]:
+    """The runs of one target and scenario by connection count."""
+    return {
+        int(item["connections"]): Run(**item)
+        for item in runs
+        if item["target"] == target and item["scenario"] == scenario
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
