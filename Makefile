@@ -61,9 +61,10 @@ messages: install
 	$(VENV)/bin/pybabel update -i gateway/web/locales/messages.pot -d gateway/web/locales \
 		--ignore-pot-creation-date
 
+# Writes docs/benchmarks.md: every figure beside its baseline from the same run.
 bench: install
-	$(PY) bench/policy_bench.py
-	$(PY) bench/audit_bench.py
+	@command -v wrk >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq wrk >/dev/null; }
+	$(PY) bench/report.py
 
 reliability: install postgres
 	$(PY) -m pytest -q -m slow --run-slow
