@@ -10,15 +10,28 @@ and the chain verifies. axe-core checks every page on the way.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.web.browser import AXE, CHROMIUM, LiveGateway, PageChecks, launch, live_gateway
+from tests.web.browser import (
+    AXE,
+    CHROMIUM,
+    GATEWAY,
+    LiveGateway,
+    PageChecks,
+    launch,
+    live_gateway,
+)
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() or not AXE.exists(),
@@ -180,6 +193,29 @@ def test_the_whole_story(browser: Browser, gateway: LiveGateway, tmp_path: Path)
     checks.check(dpo, "audit verify")
     dpo.goto("/web/audit/anomalies")
     checks.check(dpo, "audit anomalies")
+
+    # Operators count what happened without learning about whom.
+    metrics = httpx.get(f"{gateway.base_url}/metrics").text
+    assert (
+        'gateway_policy_decisions_total{action="ask",decision="permit",reason="none"} 1.0'
+        in metrics
+    )
+    assert "Beispielenko" not in metrics
+    month = datetime.now(ZoneInfo("Europe/Berlin")).strftime("%Y-%m")  # the figures' time zone
+    figures = json.loads(
+        subprocess.run(
+            [GATEWAY, "figures", "--year", month[:4], "--format", "json"],
+            env={**os.environ, "GATEWAY_DATA_DIR": str(gateway.data_dir)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    brackenheim = next(o for o in figures["organisations"] if o["name"] == "Stadt Brackenheim")
+    this_month = next(m for m in brackenheim["months"] if m["month"] == month)
+    # One person: the cells are there, suppressed below five persons.
+    assert this_month["consents"]["given"] == "<5"
+    assert this_month["queries"]["asked"] == "<5"
 
     assert not checks.violations, "\n".join(checks.violations)
     assert checks.count >= 20
