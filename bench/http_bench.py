@@ -49,11 +49,13 @@ if str(REPOSITORY_ROOT) not in sys.path:
     sys.path.insert(0, str(REPOSITORY_ROOT))
 
 from gateway import demo  # noqa: E402 - needs the path set above
+from gateway.auth.rfc7523 import CLIENT_ASSERTION_TYPE  # noqa: E402
 
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
 WRK_SCRIPTS = REPOSITORY_ROOT / "bench" / "wrk"
 CONNECTIONS = (8, 64)
 PERSONS = 32
+TOKEN_SECONDS = 5
 WRK_THREADS = 2
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
@@ -207,13 +209,23 @@ def prepare_person(url: str, token: str, jobcenter_id: str, number: int) -> str:
 
 
 def signed_token_requests(*, key_file: Path, token_endpoint: str, count: int, path: Path) -> None:
-    """Form bodies of ``count`` token requests, each with a client assertion of its own."""
+    """Form bodies of ``count`` token requests, each with a client assertion of its own.
+
+    Signed right before the runs, valid for ten minutes (the gateway's longest),
+    so none expires while wrk works through them.
+    """
     with path.open("w", encoding="utf-8") as out:
         for _ in range(count):
-            form = demo.token_request_form(
-                key_file=key_file, token_endpoint=token_endpoint, user_id=None
+            client_id, assertion = demo.signed_assertion(
+                key_file=key_file, audience=token_endpoint, lifetime=600
             )
-            form["scope"] = "queries:ask"
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_assertion_type": CLIENT_ASSERTION_TYPE,
+                "client_assertion": assertion,
+                "scope": "queries:ask",
+            }
             out.write(urlencode(form) + "\n")
 
 
@@ -243,11 +255,25 @@ def run_benchmarks(*, duration: int, workdir: Path) -> list[Run]:
     def measure(
         target: str, scenario: str, script: str, pid: int, extra: dict[str, str], seconds: int
     ) -> None:
-        wrk(url=target_url, script=script, connections=8, duration=1, env=extra)  # warm up
-        for connections in CONNECTIONS:
+        # Requests sent so far in this scenario (plus those in flight when a run stopped):
+        # the token script skips the assertions they used, as each is good for one use.
+        sent = 0
+
+        def load(connections: int, run_seconds: int) -> dict[str, float]:
+            nonlocal sent
             figures = wrk(
-                url=target_url, script=script, connections=connections, duration=seconds, env=extra
+                url=target_url,
+                script=script,
+                connections=connections,
+                duration=run_seconds,
+                env={**extra, "BENCH_SKIP": str(sent)},
             )
+            sent += int(figures["requests"]) + connections
+            return figures
+
+        load(8, 1)  # warm up
+        for connections in CONNECTIONS:
+            figures = load(connections, seconds)
             runs.append(
                 Run(
                     target=target,
@@ -261,18 +287,6 @@ def run_benchmarks(*, duration: int, workdir: Path) -> list[Run]:
                     peak_rss_mib=peak_rss_mib(pid),
                 )
             )
-
-    assertions = workdir / "token-requests.txt"
-    # Signing takes longer than verifying: shorter runs, with enough single-use assertions
-    # for the warm-up and both runs at three times the target rate.
-    token_seconds = min(duration, 5)
-    signed_token_requests(
-        key_file=key_file,
-        token_endpoint=f"{url}/oauth/token",
-        count=3_000 * (2 * token_seconds + 1),
-        path=assertions,
-    )
-    token_env = {"BENCH_ASSERTIONS": str(assertions), "BENCH_THREADS": str(WRK_THREADS)}
 
     target_url = url
     with server([GATEWAY, "serve", "--port", str(port)], env=env, url=url, ready="/readyz") as pid:
@@ -296,7 +310,17 @@ def run_benchmarks(*, duration: int, workdir: Path) -> list[Run]:
                 out.write(json.dumps(body) + "\n")
         ask_env = {"BENCH_TOKEN": token, "BENCH_BODIES": str(bodies), "BENCH_RUN": f"gw-{run_id}"}
         measure("gateway", "ask", "ask.lua", pid, ask_env, duration)
-        measure("gateway", "token", "token.lua", pid, token_env, token_seconds)
+        assertions = workdir / "token-requests.txt"
+        # Signing takes longer than verifying: shorter runs, with enough single-use
+        # assertions for the warm-up and both runs at twice the target rate.
+        signed_token_requests(
+            key_file=key_file,
+            token_endpoint=f"{url}/oauth/token",
+            count=2_000 * (2 * TOKEN_SECONDS + 1),
+            path=assertions,
+        )
+        token_env = {"BENCH_ASSERTIONS": str(assertions), "BENCH_THREADS": str(WRK_THREADS)}
+        measure("gateway", "token", "token.lua", pid, token_env, TOKEN_SECONDS)
 
     baseline_port = free_port()
     target_url = f"http://127.0.0.1:{baseline_port}"
@@ -311,7 +335,7 @@ def run_benchmarks(*, duration: int, workdir: Path) -> list[Run]:
     ) as pid:
         ask_env = {**ask_env, "BENCH_RUN": f"base-{run_id}"}
         measure("baseline", "ask", "ask.lua", pid, ask_env, duration)
-        measure("baseline", "token", "token.lua", pid, token_env, token_seconds)
+        measure("baseline", "token", "token.lua", pid, token_env, TOKEN_SECONDS)
     return runs
 
 

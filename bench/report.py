@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = datetime.now(UTC)
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-") as temporary:
         runs = run_benchmarks(duration=args.duration, workdir=Path(temporary))
     policy = script_output("policy_bench.py")
@@ -103,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"Written by `make bench` on {started:%Y-%m-%d %H:%M} UTC.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine()}. Load average at the start: {load:.1f} "
+        "(other work on the machine slows gateway and baseline alike; compare ratios).",
         "",
         "## HTTP: the gateway against a bare endpoint on the same stack",
         "",
