@@ -20,6 +20,7 @@ from gateway.auth.client_keys import ClientKeyResolver
 from gateway.auth.service import AuthorizationServer
 from gateway.consents.service import ConsentService
 from gateway.consents.texts import ConsentTexts
+from gateway.consents.verification import ConsentVerification
 from gateway.database import create_db_engine
 from gateway.keys import KeyStore
 from gateway.observability.gauges import operational_gauges
@@ -44,6 +45,7 @@ class Container:
     sealer: Sealer
     consent_texts: ConsentTexts
     consents: ConsentService
+    verification: ConsentVerification
     webhooks: WebhookService
     adapters: AdapterRegistry
     queries: QueryService
@@ -96,6 +98,15 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
         webhooks=webhooks,
         confirmation_ttl=timedelta(hours=settings.consent_confirmation_hours),
     )
+    verification = ConsentVerification(
+        consents=consents,
+        sealer=sealer,
+        audit=audit,
+        ttl=timedelta(minutes=settings.consent_verification_minutes),
+        per_hour=settings.consent_verification_codes_per_hour,
+        lockout_attempts=settings.consent_verification_lockout_attempts,
+        lockout_duration=timedelta(minutes=settings.consent_verification_lockout_minutes),
+    )
     registry = build_adapters(settings, policy)
     queries = QueryService(
         engine=policy,
@@ -122,6 +133,7 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
         sealer=sealer,
         consent_texts=texts,
         consents=consents,
+        verification=verification,
         webhooks=webhooks,
         adapters=registry,
         queries=queries,

@@ -64,7 +64,7 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def enum_column(enum: type[StrEnum], length: int) -> Column[Any]:
+def enum_column(enum: type[StrEnum], length: int, *, nullable: bool = False) -> Column[Any]:
     """A VARCHAR column read back as the ``StrEnum`` member (values, not names, are stored)."""
     return Column(
         SAEnum(
@@ -74,5 +74,5 @@ def enum_column(enum: type[StrEnum], length: int) -> Column[Any]:
             values_callable=lambda members: [member.value for member in members],
             validate_strings=True,
         ),
-        nullable=False,
+        nullable=nullable,
     )

@@ -9,7 +9,8 @@ as problem details. The tree::
     ├── Conflict            409 conflict
     ├── Forbidden           403 forbidden (a policy or consent denial names its reasons)
     ├── Unauthorized        401 unauthorized
-    └── PayloadTooLarge     413 payload-too-large
+    ├── PayloadTooLarge     413 payload-too-large
+    └── TooManyRequests     429 too-many-requests
 """
 
 from __future__ import annotations
@@ -64,3 +65,9 @@ class PayloadTooLarge(GatewayError):
     status = 413
     default_slug = "payload-too-large"
     title = "Payload too large"
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+    default_slug = "too-many-requests"
+    title = "Too many requests"

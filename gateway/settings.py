@@ -47,11 +47,20 @@ class Settings(BaseSettings):
     allow_client_secret_basic: bool = False
     jwks_uri_cache_seconds: int = 300
     max_request_bytes: int = 256 * 1024
+    # Requests in progress per process (gateway.admission); stays below the connection
+    # pool (15 on SQLite, 20 on PostgreSQL) and the thread pool (40).
+    max_concurrent_requests: int = Field(default=8, ge=1, le=14)
+    admission_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     audit_checkpoint_every: int = Field(default=100, ge=1)
     audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
 
     consent_confirmation_hours: int = Field(default=24, ge=1, le=168)
+    # One-time codes that let jobcenter staff check a consent on the phone.
+    consent_verification_minutes: int = Field(default=5, ge=1, le=15)
+    consent_verification_codes_per_hour: int = Field(default=5, ge=1, le=60)
+    consent_verification_lockout_attempts: int = Field(default=5, ge=3, le=20)
+    consent_verification_lockout_minutes: int = Field(default=15, ge=1, le=1440)
 
     # Web pages (gateway.web): session lifetime, idle timeout, sign-in lockout.
     web_session_hours: int = Field(default=8, ge=1, le=24)

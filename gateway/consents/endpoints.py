@@ -1,4 +1,5 @@
-"""HTTP routes of consents, the one-time confirmation link and the person's self-service code."""
+"""HTTP routes of consents (record, read, amend, pause, resume, revoke), the one-time
+confirmation link and the person's self-service code."""
 
 from __future__ import annotations
 
@@ -18,21 +19,33 @@ from gateway.consents.schemas import (
     ConsentPublic,
     ConsentTerms,
     RevokeRequest,
+    StatusChangeRequest,
+    StatusReasonPublic,
     TextRequest,
+    UsePublic,
 )
-from gateway.consents.service import last_day
+from gateway.consents.service import Use, last_day
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
 from gateway.organisations import repository as organisations
 
 router = APIRouter(tags=["consents"])
 
 
-def public(consent: Consent, *, confirmation_url: str | None = None) -> dict[str, Any]:
+def public(
+    container: Container,
+    consent: Consent,
+    *,
+    use: dict[str, Use],
+    confirmation_url: str | None = None,
+) -> dict[str, Any]:
+    reason = container.consents.status_reason(consent)
     view = ConsentPublic(
         id=consent.id,
         version=consent.version,
         previous_id=consent.previous_id,
         status=consent.status.value,
+        status_reason=StatusReasonPublic(**reason) if reason else None,
+        status_changed_at=consent.status_changed_at,
         subject_id=consent.subject_id,
         grantee_id=consent.grantee_id,
         jobcenter_id=consent.jobcenter_id,
@@ -42,6 +55,10 @@ def public(consent: Consent, *, confirmation_url: str | None = None) -> dict[str
         explicit_special_categories=consent.explicit_special_categories,
         directions=consent.directions,
         use_limits=consent.use_limits,
+        use={
+            question: UsePublic(count=used.count, last_used_at=used.last_used_at)
+            for question, used in use.items()
+        },
         valid_from=consent.valid_from,
         valid_until=consent.valid_until,
         language=consent.language,
@@ -57,11 +74,24 @@ def public(consent: Consent, *, confirmation_url: str | None = None) -> dict[str
             "self": f"/v1/consents/{consent.id}",
             "receipt": f"/v1/consents/{consent.id}/receipt",
             "revoke": f"/v1/consents/{consent.id}/revoke",
+            "pause": f"/v1/consents/{consent.id}/pause",
+            "resume": f"/v1/consents/{consent.id}/resume",
         },
         confirmation_url=confirmation_url,
         confirmation_expires_at=consent.confirmation_expires_at if confirmation_url else None,
     )
     return view.model_dump(mode="json", exclude_none=True)
+
+
+def one(
+    container: Container,
+    session: SessionDep,
+    consent: Consent,
+    *,
+    confirmation_url: str | None = None,
+) -> dict[str, Any]:
+    use = container.consents.usage(session, [consent])[consent.id]
+    return public(container, consent, use=use, confirmation_url=confirmation_url)
 
 
 def _confirmation_url(container: Container, token: str | None) -> str | None:
@@ -108,7 +138,7 @@ def record_consent(
     session.commit()
     url = _confirmation_url(container, recorded.confirmation_token)
     return JSONResponse(
-        public(recorded.consent, confirmation_url=url),
+        one(container, session, recorded.consent, confirmation_url=url),
         status_code=201,
         headers={"Location": f"/v1/consents/{recorded.consent.id}"},
     )
@@ -132,14 +162,63 @@ def list_consents(
         cursor=cursor,
         limit=limit,
     )
-    return {"items": [public(c) for c in items], "next": next_cursor}
+    use = container.consents.usage(session, items)
+    return {
+        "items": [public(container, c, use=use[c.id]) for c in items],
+        "next": next_cursor,
+    }
+
+
+# Before /v1/consents/{consent_id}, which would take "verify" for an id.
+@router.get("/v1/consents/verify")
+def verify_consent(
+    code: Annotated[str, Query(min_length=1, max_length=20)],
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Jobcenter staff check the one-time code the integration manager read to them: the
+    consent's scope, parties, validity and status; of the person only the pseudonym."""
+    checked = container.verification.check(
+        session, principal=principal, code=code, trace_id=request.state.trace_id
+    )
+    session.commit()  # a failed check is audited and counted, too
+    if checked.problem is not None:
+        raise checked.problem
+    consent = checked.consent
+    assert consent is not None
+    names = {
+        org.id: {"id": org.id, "name": org.name, "key": org.official_key}
+        for org in (
+            organisations.get_organisation(session, consent.grantee_id),
+            organisations.get_organisation(session, consent.jobcenter_id),
+        )
+        if org is not None
+    }
+    return {
+        "consent_id": consent.id,
+        "version": consent.version,
+        "subject_id": consent.subject_id,
+        "status": consent.status.value,
+        "status_reason": container.consents.status_reason(consent),
+        "grantee": names.get(consent.grantee_id),
+        "jobcenter": names.get(consent.jobcenter_id),
+        "purposes": consent.purposes,
+        "categories": consent.categories,
+        "explicit_special_categories": consent.explicit_special_categories,
+        "directions": consent.directions,
+        "valid_from": consent.valid_from,
+        "valid_until": consent.valid_until,
+    }
 
 
 @router.get("/v1/consents/{consent_id}")
 def read_consent(
     consent_id: str, principal: CurrentPrincipal, container: ContainerDep, session: SessionDep
 ) -> dict[str, Any]:
-    return public(container.consents.get(session, principal=principal, consent_id=consent_id))
+    consent = container.consents.get(session, principal=principal, consent_id=consent_id)
+    return one(container, session, consent)
 
 
 @router.post("/v1/consents/{consent_id}/amend", status_code=201)
@@ -161,7 +240,9 @@ def amend_consent(
     )
     session.commit()
     url = _confirmation_url(container, recorded.confirmation_token)
-    return JSONResponse(public(recorded.consent, confirmation_url=url), status_code=201)
+    return JSONResponse(
+        one(container, session, recorded.consent, confirmation_url=url), status_code=201
+    )
 
 
 @router.post("/v1/consents/{consent_id}/revoke")
@@ -173,6 +254,8 @@ def revoke_consent(
     container: ContainerDep,
     session: SessionDep,
 ) -> dict[str, Any]:
+    """End the consent: ``withdrawn`` when ``channel`` names how the person told you,
+    ``revoked`` for ``case_system`` (your organisation ends it). Final either way."""
     consent = container.consents.revoke(
         session,
         principal=principal,
@@ -181,7 +264,68 @@ def revoke_consent(
         trace_id=request.state.trace_id,
     )
     session.commit()
-    return public(consent)
+    return one(container, session, consent)
+
+
+@router.post("/v1/consents/{consent_id}/verification-code", status_code=201)
+def issue_verification_code(
+    consent_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+) -> JSONResponse:
+    """A one-time code to read to jobcenter staff on the phone (valid for minutes, once)."""
+    issued = container.verification.issue(
+        session, principal=principal, consent_id=consent_id, trace_id=request.state.trace_id
+    )
+    session.commit()
+    return JSONResponse(
+        {"code": issued.code, "expires_at": issued.expires_at.isoformat()},
+        status_code=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/v1/consents/{consent_id}/pause")
+def pause_consent(
+    consent_id: str,
+    body: StatusChangeRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Nothing flows under a paused consent until it is resumed; open queries are cancelled."""
+    consent = container.consents.pause(
+        session,
+        principal=principal,
+        consent_id=consent_id,
+        body=body,
+        trace_id=request.state.trace_id,
+    )
+    session.commit()
+    return one(container, session, consent)
+
+
+@router.post("/v1/consents/{consent_id}/resume")
+def resume_consent(
+    consent_id: str,
+    body: StatusChangeRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    consent = container.consents.resume(
+        session,
+        principal=principal,
+        consent_id=consent_id,
+        body=body,
+        trace_id=request.state.trace_id,
+    )
+    session.commit()
+    return one(container, session, consent)
 
 
 def _receipt(container: Container, session: SessionDep, consent: Consent) -> receipts.Receipt:
@@ -292,6 +436,7 @@ def self_service(code: str, container: ContainerDep, session: SessionDep) -> dic
         "consent": {
             "id": consent.id,
             "status": consent.status.value,
+            "status_reason": container.consents.status_reason(consent),
             "grantee": names.get(consent.grantee_id),
             "jobcenter": names.get(consent.jobcenter_id),
             "purposes": consent.purposes,

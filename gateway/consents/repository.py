@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from gateway.consents.models import Consent, ConsentStatus
+from gateway.clock import as_utc
+from gateway.consents.models import (
+    Consent,
+    ConsentStatus,
+    VerificationCode,
+    VerificationLockout,
+)
+from gateway.queries.models import Query, QueryStatus
 
 
 def get(session: Session, consent_id: str) -> Consent | None:
@@ -80,9 +87,69 @@ def due_for_expiry(session: Session, *, now: datetime, limit: int = 500) -> list
         session.exec(
             select(Consent)
             .where(
-                col(Consent.status).in_([ConsentStatus.ACTIVE, ConsentStatus.PENDING]),
+                col(Consent.status).in_(
+                    [ConsentStatus.ACTIVE, ConsentStatus.PENDING, ConsentStatus.PAUSED]
+                ),
                 col(Consent.valid_until) <= now,
             )
             .limit(limit)
         ).all()
     )
+
+
+def use_by_question(
+    session: Session, consent_ids: Sequence[str]
+) -> dict[str, dict[str, tuple[int, datetime]]]:
+    """Per consent and question type: how many queries ran under it and when the last one was
+    asked. A denied query used nothing, so it does not count; every other one does, whatever
+    became of it. Derived from the queries themselves, so it cannot drift from them."""
+    if not consent_ids:
+        return {}
+    rows = session.exec(
+        select(Query.consent_id, Query.question, func.count(), func.max(Query.created_at))
+        .where(col(Query.consent_id).in_(list(consent_ids)), Query.status != QueryStatus.DENIED)
+        .group_by(col(Query.consent_id), col(Query.question))
+    ).all()
+    use: dict[str, dict[str, tuple[int, datetime]]] = {}
+    for consent_id, question, count, last in rows:
+        assert consent_id is not None
+        use.setdefault(consent_id, {})[question] = (int(count), as_utc(last))
+    return use
+
+
+# -- one-time verification codes -----------------------------------------------------
+
+
+def add_code(session: Session, code: VerificationCode) -> None:
+    session.add(code)
+    session.flush()
+
+
+def code_for_update(session: Session, code_hash: str) -> VerificationCode | None:
+    return session.exec(
+        select(VerificationCode).where(VerificationCode.code_hash == code_hash).with_for_update()
+    ).first()
+
+
+def codes_issued_since(session: Session, *, consent_id: str, since: datetime) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(VerificationCode)
+            .where(
+                VerificationCode.consent_id == consent_id,
+                col(VerificationCode.issued_at) >= since,
+            )
+        ).one()
+    )
+
+
+def lockout_for_update(session: Session, user_id: str) -> VerificationLockout | None:
+    return session.exec(
+        select(VerificationLockout).where(VerificationLockout.user_id == user_id).with_for_update()
+    ).first()
+
+
+def save_lockout(session: Session, lockout: VerificationLockout) -> None:
+    session.add(lockout)
+    session.flush()

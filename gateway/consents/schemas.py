@@ -56,9 +56,30 @@ class ConsentCreate(ConsentTerms):
 
 
 class RevokeRequest(BaseModel):
+    """``channel``: how the person's withdrawal reached you (``in_person``, ``phone``,
+    ``letter``, ``email``, ``self_service``): the consent becomes ``withdrawn``; or
+    ``case_system``: your organisation ends it on its own account, it becomes ``revoked``."""
+
     model_config = ConfigDict(extra="forbid")
     channel: str = Field(pattern=r"^(in_person|phone|letter|email|case_system|self_service)$")
     reason: str | None = Field(default=None, max_length=1000)
+
+
+class StatusChangeRequest(BaseModel):
+    """Pausing or resuming a consent: why, in words the other party can read."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class StatusReasonPublic(BaseModel):
+    code: str
+    text: str
+
+
+class UsePublic(BaseModel):
+    count: int
+    last_used_at: datetime | None
 
 
 class ConsentPublic(BaseModel):
@@ -66,6 +87,8 @@ class ConsentPublic(BaseModel):
     version: int
     previous_id: str | None
     status: str
+    status_reason: StatusReasonPublic | None
+    status_changed_at: datetime | None
     subject_id: str
     grantee_id: str
     jobcenter_id: str
@@ -75,6 +98,7 @@ class ConsentPublic(BaseModel):
     explicit_special_categories: list[str]
     directions: list[str]
     use_limits: dict[str, int]
+    use: dict[str, UsePublic] = Field(default_factory=dict)
     valid_from: datetime
     valid_until: datetime
     language: str

@@ -1,9 +1,22 @@
-"""The rules of consents: recording, confirming, reading, amending, revoking, expiring.
+"""The rules of consents: recording, confirming, reading, amending, pausing, resuming,
+withdrawing, revoking, expiring.
 
 Every change is decided by the policy engine (``write_consent``,
-``read_consent``, ``revoke_consent``) and written with its audit event in the
-caller's transaction. A consent the caller may not read does not exist for
-them (404), whether it exists or not.
+``read_consent``, ``revoke_consent``; who may revoke a consent may also pause
+and resume it) and written with its audit event in the caller's transaction.
+A consent the caller may not read does not exist for them (404), whether it
+exists or not.
+
+Every status change sets ``status_reason`` (a ``StatusReason`` code and a
+text) and names the code in its audit event (``details.status_reason``).
+
+Withdrawn or revoked: the person ends a consent (``withdrawn``) on their
+self-service code, or by telling an organisation, which records it with the
+channel the person used (``in_person``, ``phone``, ``letter``, ``email``,
+``self_service``). Only ``case_system`` means the organisation ends the consent
+on its own account (``revoked``). Both endings are final, are audited as
+``consent.revoked`` (the event of every ending by declaration; ``details.status``
+tells them apart) and stop pending work alike.
 """
 
 from __future__ import annotations
@@ -26,13 +39,20 @@ from gateway.auth.scopes import Scope
 from gateway.authorization import policy_principal
 from gateway.clock import as_utc, utcnow
 from gateway.consents import repository
-from gateway.consents.models import Consent, ConsentStatus, EvidenceChannel
+from gateway.consents.models import (
+    STATUS_REASON_TEXTS,
+    Consent,
+    ConsentStatus,
+    EvidenceChannel,
+    StatusReason,
+)
 from gateway.consents.schemas import (
     Attachment,
     ConsentCreate,
     ConsentTerms,
     Evidence,
     RevokeRequest,
+    StatusChangeRequest,
 )
 from gateway.consents.texts import ConsentTextError, ConsentTexts, RenderedText
 from gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, NotFound
@@ -44,6 +64,7 @@ from gateway.policy.models import Action, ConsentFacts, Direction, PolicyRequest
 from gateway.policy.models import ConsentStatus as PolicyConsentStatus
 from gateway.sealing import Sealer
 from gateway.subjects import repository as subjects
+from gateway.subjects.models import Subject
 from gateway.webhooks.service import WebhookService
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -51,6 +72,11 @@ SELF_SERVICE_DOMAIN = "consent-self-service-v1"
 # Crockford's base32 without look-alikes: easy to type from paper.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 MAX_ATTACHMENT_BYTES = 150 * 1024
+# Revocation channels by which the person's own declaration reached an organisation:
+# ending the consent on one of them is the person's withdrawal. ``case_system`` is not one.
+PERSON_CHANNELS = frozenset({"in_person", "phone", "letter", "email", "self_service"})
+# Statuses in which a consent can still be ended by declaration.
+ENDABLE = frozenset({ConsentStatus.ACTIVE, ConsentStatus.PENDING, ConsentStatus.PAUSED})
 
 
 class Unprocessable(GatewayError):
@@ -90,6 +116,14 @@ def _hash_token(token: str) -> str:
 
 
 @dataclass(frozen=True)
+class Use:
+    """How often a consent was used for one question type, and when last."""
+
+    count: int
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Recorded:
     consent: Consent
     confirmation_token: str | None
@@ -119,14 +153,52 @@ class ConsentService:
                 "consent_id": consent.id,
                 "version": consent.version,
                 "status": consent.status.value,
+                "status_reason": consent.status_reason_code.value
+                if consent.status_reason_code
+                else None,
                 "subject_id": consent.subject_id,
             },
         )
+
+    # -- status and its reason ----------------------------------------------------
+
+    def _set_status(
+        self,
+        consent: Consent,
+        status: ConsentStatus,
+        reason: StatusReason,
+        *,
+        text: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """The only place a status changes: always with its reason and moment."""
+        consent.status = status
+        consent.status_reason_code = reason
+        consent.status_reason_sealed = (
+            self.sealer.seal(text.encode("utf-8"), context=f"consents/{consent.id}/status-reason")
+            if text
+            else None
+        )
+        consent.status_changed_at = at or utcnow()
+
+    def status_reason(self, consent: Consent) -> dict[str, str] | None:
+        """``{"code", "text"}``: the text given with the change, else the code's standard text."""
+        code = consent.status_reason_code
+        if code is None:
+            return None
+        if consent.status_reason_sealed:
+            text = self.sealer.open(
+                consent.status_reason_sealed, context=f"consents/{consent.id}/status-reason"
+            ).decode("utf-8")
+        else:
+            text = STATUS_REASON_TEXTS[code]
+        return {"code": code.value, "text": text}
 
     # -- facts for the policy engine ------------------------------------------
 
     @staticmethod
     def facts(consent: Consent) -> ConsentFacts:
+        # Paused and withdrawn reach the rules as they are: only "active" permits anything.
         status = (
             PolicyConsentStatus(consent.status.value)
             if consent.status.value in PolicyConsentStatus._value2member_map_
@@ -144,6 +216,12 @@ class ConsentService:
             valid_until=as_utc(consent.valid_until),
             explicit_special_categories=frozenset(consent.explicit_special_categories),
         )
+
+    def allows(
+        self, session: Session, principal: Principal, action: Action, consent: Consent
+    ) -> bool:
+        """Whether the rules let ``principal`` do ``action`` with ``consent``."""
+        return self._decide(session, principal, action, consent)
 
     def _decide(
         self, session: Session, principal: Principal, action: Action, consent: Consent
@@ -191,6 +269,33 @@ class ConsentService:
         more = len(rows) > limit
         page = visible[:limit]
         return page, (rows[limit - 1].id if more else None)
+
+    # -- use --------------------------------------------------------------------
+
+    @staticmethod
+    def usage(session: Session, consents: Sequence[Consent]) -> dict[str, dict[str, Use]]:
+        """Per consent, per question type asked under it: the count and the last use.
+
+        A question type with a use limit appears even when unused (count 0)."""
+        found = repository.use_by_question(session, [c.id for c in consents])
+        result: dict[str, dict[str, Use]] = {}
+        for consent in consents:
+            used = {
+                question: Use(count=count, last_used_at=last)
+                for question, (count, last) in found.get(consent.id, {}).items()
+            }
+            for question in consent.use_limits:
+                used.setdefault(question, Use(count=0, last_used_at=None))
+            result[consent.id] = dict(sorted(used.items()))
+        return result
+
+    def use_left(self, session: Session, consent: Consent, *, question: str) -> int | None:
+        """How many more queries of ``question`` the consent's use limit allows (None: no limit)."""
+        limit = consent.use_limits.get(question)
+        if limit is None:
+            return None
+        used = self.usage(session, [consent])[consent.id].get(question)
+        return max(limit - (used.count if used else 0), 0)
 
     # -- recording -------------------------------------------------------------
 
@@ -282,6 +387,12 @@ class ConsentService:
             valid_from=now,
             valid_until=end_of_day(body.valid_until),
             status=ConsentStatus.PENDING if token else ConsentStatus.ACTIVE,
+            status_reason_code=(
+                StatusReason.AWAITING_CONFIRMATION
+                if token
+                else (StatusReason.AMENDED if previous else StatusReason.GRANTED)
+            ),
+            status_changed_at=now,
             language=body.language,
             text_version=rendered.version,
             text_sha256=rendered.sha256,
@@ -335,6 +446,8 @@ class ConsentService:
                     "channel": consent.evidence_channel.value,
                     "language": consent.language,
                     "text_version": consent.text_version,
+                    "status": consent.status.value,
+                    "status_reason": _code(consent),
                     **({"previous": previous.id} if previous else {}),
                 },
             ),
@@ -376,8 +489,11 @@ class ConsentService:
         actor: Actor,
         trace_id: str | None,
     ) -> None:
-        previous.status = ConsentStatus.SUPERSEDED
-        previous.ended_at = utcnow()
+        now = utcnow()
+        self._set_status(
+            previous, ConsentStatus.SUPERSEDED, StatusReason.SUPERSEDED_BY_AMENDMENT, at=now
+        )
+        previous.ended_at = now
         session.add(previous)
         self.audit.record(
             session,
@@ -387,7 +503,7 @@ class ConsentService:
                 subject_id=previous.subject_id,
                 consent_id=previous.id,
                 trace_id=trace_id,
-                details={"by": by.id},
+                details={"by": by.id, "status_reason": _code(previous)},
             ),
         )
 
@@ -514,7 +630,7 @@ class ConsentService:
     def confirm(self, session: Session, *, token: str, trace_id: str | None = None) -> Consent:
         consent = self.by_confirmation(session, token=token)
         now = utcnow()
-        consent.status = ConsentStatus.ACTIVE
+        self._set_status(consent, ConsentStatus.ACTIVE, StatusReason.CONFIRMED_BY_PERSON, at=now)
         consent.activated_at = now
         consent.confirmation_hash = None  # one time only
         session.add(consent)
@@ -525,7 +641,10 @@ class ConsentService:
                 subject_id=consent.subject_id,
                 consent_id=consent.id,
                 trace_id=trace_id,
-                details={"channel": EvidenceChannel.OWN_PHONE.value},
+                details={
+                    "channel": EvidenceChannel.OWN_PHONE.value,
+                    "status_reason": _code(consent),
+                },
             ),
         )
         if consent.previous_id:
@@ -535,7 +654,28 @@ class ConsentService:
         self._notify(session, consent, "consent.confirmed")
         return consent
 
-    # -- revocation --------------------------------------------------------------
+    # -- withdrawal and revocation --------------------------------------------------
+
+    def _acting_on(
+        self, session: Session, *, principal: Principal, consent_id: str
+    ) -> tuple[Consent, Actor, bool]:
+        """The consent locked for a change by one of its parties, the actor, and whether the
+        actor is the jobcenter. Anyone else gets 404, as for reading."""
+        principal.require(Scope.CONSENTS_WRITE)
+        consent = repository.get_for_update(session, consent_id)
+        if consent is None or not self._decide(session, principal, Action.REVOKE_CONSENT, consent):
+            raise NotFound("No such consent.", slug="consent-not-found")
+        organisation = organisations.get_organisation(session, principal.organisation_id)
+        actor = Actor(
+            organisation_id=principal.organisation_id,
+            user_id=principal.user_id,
+            client_id=principal.client_id,
+        )
+        return (
+            consent,
+            actor,
+            bool(organisation and organisation.kind is OrganisationKind.JOBCENTER),
+        )
 
     def revoke(
         self,
@@ -546,27 +686,23 @@ class ConsentService:
         body: RevokeRequest,
         trace_id: str | None = None,
     ) -> Consent:
-        principal.require(Scope.CONSENTS_WRITE)
-        consent = repository.get_for_update(session, consent_id)
-        if consent is None or not self._decide(session, principal, Action.REVOKE_CONSENT, consent):
-            raise NotFound("No such consent.", slug="consent-not-found")
-        kind = organisations.get_organisation(session, principal.organisation_id)
-        channel = (
-            "jobcenter"
-            if kind and kind.kind is OrganisationKind.JOBCENTER
-            else "integration_manager"
+        """End a consent: ``withdrawn`` when the channel says the person asked, else ``revoked``."""
+        consent, actor, by_jobcenter = self._acting_on(
+            session, principal=principal, consent_id=consent_id
         )
-        actor = Actor(
-            organisation_id=principal.organisation_id,
-            user_id=principal.user_id,
-            client_id=principal.client_id,
-        )
-        return self._end_by_revocation(
+        if body.channel in PERSON_CHANNELS:
+            reason = StatusReason.WITHDRAWN_BY_PERSON
+        elif by_jobcenter:
+            reason = StatusReason.REVOKED_BY_JOBCENTER
+        else:
+            reason = StatusReason.REVOKED_BY_MUNICIPALITY
+        return self._end_by_declaration(
             session,
             consent,
-            channel=channel,
+            reason=reason,
+            channel="jobcenter" if by_jobcenter else "integration_manager",
             declared_via=body.channel,
-            reason=body.reason,
+            text=body.reason,
             actor=actor,
             trace_id=trace_id,
         )
@@ -574,43 +710,55 @@ class ConsentService:
     def revoke_by_person(
         self, session: Session, *, code: str, trace_id: str | None = None
     ) -> Consent:
+        """The person's own withdrawal with the self-service code of their receipt."""
         consent = self.by_self_service_code(session, code=code)
         locked = repository.get_for_update(session, consent.id)
         assert locked is not None
-        return self._end_by_revocation(
+        return self._end_by_declaration(
             session,
             locked,
+            reason=StatusReason.WITHDRAWN_BY_PERSON,
             channel="self_service",
             declared_via="self_service",
-            reason=None,
+            text=None,
             actor=Actor(),
             trace_id=trace_id,
         )
 
-    def _end_by_revocation(
+    def _end_by_declaration(
         self,
         session: Session,
         consent: Consent,
         *,
+        reason: StatusReason,
         channel: str,
         declared_via: str,
-        reason: str | None,
+        text: str | None,
         actor: Actor,
         trace_id: str | None,
     ) -> Consent:
-        if consent.status is ConsentStatus.REVOKED:
-            raise Conflict("The consent is already revoked.", slug="consent-already-revoked")
-        if consent.status not in {ConsentStatus.ACTIVE, ConsentStatus.PENDING}:
+        if consent.status in {ConsentStatus.REVOKED, ConsentStatus.WITHDRAWN}:
+            raise Conflict(
+                f"The consent is already {consent.status.value}.",
+                slug="consent-already-revoked",
+                consent_status=consent.status.value,
+            )
+        if consent.status not in ENDABLE:
             raise Conflict(
                 f"A {consent.status.value} consent cannot be revoked.", slug="consent-not-revocable"
             )
-        consent.status = ConsentStatus.REVOKED
-        consent.ended_at = utcnow()
+        status = (
+            ConsentStatus.WITHDRAWN
+            if reason is StatusReason.WITHDRAWN_BY_PERSON
+            else ConsentStatus.REVOKED
+        )
+        now = utcnow()
+        self._set_status(consent, status, reason, text=text, at=now)
+        consent.ended_at = now
         consent.revocation_channel = channel
         consent.revoked_by = actor.organisation_id
         consent.confirmation_hash = None
         session.add(consent)
-        hashes = {"reason": f"sha256:{_hash_token(reason)}"} if reason else {}
         self.audit.record(
             session,
             AuditEvent(
@@ -619,14 +767,161 @@ class ConsentService:
                 subject_id=consent.subject_id,
                 consent_id=consent.id,
                 trace_id=trace_id,
-                hashes=hashes,
-                details={"channel": channel, "declared_via": declared_via},
+                hashes=_text_hash(text),
+                details={
+                    "channel": channel,
+                    "declared_via": declared_via,
+                    "status": status.value,
+                    "status_reason": reason.value,
+                },
             ),
         )
         for hook in self.on_end:
-            hook(session, consent, "revoked")
+            hook(session, consent, status.value)
         self._notify(session, consent, "consent.revoked")
         return consent
+
+    # -- pause and resumption ------------------------------------------------------------
+
+    def pause(
+        self,
+        session: Session,
+        *,
+        principal: Principal,
+        consent_id: str,
+        body: StatusChangeRequest,
+        trace_id: str | None = None,
+    ) -> Consent:
+        """Nothing flows under a paused consent; open queries under it are cancelled."""
+        consent, actor, by_jobcenter = self._acting_on(
+            session, principal=principal, consent_id=consent_id
+        )
+        reason = (
+            StatusReason.PAUSED_BY_JOBCENTER
+            if by_jobcenter
+            else StatusReason.PAUSED_BY_MUNICIPALITY
+        )
+        self._pause(
+            session, consent, reason=reason, text=body.reason, actor=actor, trace_id=trace_id
+        )
+        return consent
+
+    def _pause(
+        self,
+        session: Session,
+        consent: Consent,
+        *,
+        reason: StatusReason,
+        text: str | None,
+        actor: Actor,
+        trace_id: str | None,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        if consent.status is not ConsentStatus.ACTIVE:
+            raise Conflict(
+                f"A {consent.status.value} consent cannot be paused.",
+                slug="consent-not-pausable",
+                consent_status=consent.status.value,
+            )
+        self._set_status(consent, ConsentStatus.PAUSED, reason, text=text)
+        session.add(consent)
+        self.audit.record(
+            session,
+            AuditEvent(
+                type="consent.paused",
+                actor=actor,
+                subject_id=consent.subject_id,
+                consent_id=consent.id,
+                trace_id=trace_id,
+                hashes=_text_hash(text),
+                details={"status": consent.status.value, "status_reason": reason.value}
+                | (details or {}),
+            ),
+        )
+        for hook in self.on_end:
+            hook(session, consent, ConsentStatus.PAUSED.value)
+        self._notify(session, consent, "consent.paused")
+
+    def resume(
+        self,
+        session: Session,
+        *,
+        principal: Principal,
+        consent_id: str,
+        body: StatusChangeRequest,
+        trace_id: str | None = None,
+    ) -> Consent:
+        consent, actor, _ = self._acting_on(session, principal=principal, consent_id=consent_id)
+        if consent.status is not ConsentStatus.PAUSED:
+            raise Conflict(
+                f"A {consent.status.value} consent is not paused.",
+                slug="consent-not-paused",
+                consent_status=consent.status.value,
+            )
+        if consent.status_reason_code is StatusReason.PAUSED_JOBCENTER_CHANGED:
+            subject = subjects.get(session, consent.subject_id)
+            assert subject is not None
+            responsible = self._responsible_jobcenter_key(subject)
+            jobcenter = organisations.get_organisation(session, consent.jobcenter_id)
+            if responsible is not None and jobcenter and jobcenter.official_key != responsible:
+                raise Conflict(
+                    "Another jobcenter is responsible for the person now; "
+                    "record a consent naming that jobcenter instead.",
+                    slug="consent-jobcenter-not-responsible",
+                    responsible_jobcenter=responsible,
+                )
+        self._set_status(consent, ConsentStatus.ACTIVE, StatusReason.RESUMED, text=body.reason)
+        session.add(consent)
+        self.audit.record(
+            session,
+            AuditEvent(
+                type="consent.resumed",
+                actor=actor,
+                subject_id=consent.subject_id,
+                consent_id=consent.id,
+                trace_id=trace_id,
+                hashes=_text_hash(body.reason),
+                details={"status": consent.status.value, "status_reason": _code(consent)},
+            ),
+        )
+        self._notify(session, consent, "consent.resumed")
+        return consent
+
+    def _responsible_jobcenter_key(self, subject: Subject) -> str | None:
+        if not subject.municipality_key:
+            return None
+        jobcenter = self.engine.routing.jobcenter_for_municipality(ags=subject.municipality_key)
+        return jobcenter.key if jobcenter else None
+
+    def pause_after_move(
+        self, session: Session, *, subject: Subject, actor: Actor, trace_id: str | None = None
+    ) -> tuple[Consent, ...]:
+        """The person's municipality changed: pause each active consent whose jobcenter is no
+        longer the responsible one (``routing.yaml``); the old jobcenter hears of it by webhook.
+        Where routing names no jobcenter for the new municipality, nothing is paused."""
+        responsible = self._responsible_jobcenter_key(subject)
+        if responsible is None:
+            return ()
+        paused: list[Consent] = []
+        for candidate in repository.for_subject(session, subject_id=subject.id):
+            if candidate.status is not ConsentStatus.ACTIVE:
+                continue
+            jobcenter = organisations.get_organisation(session, candidate.jobcenter_id)
+            if jobcenter is None or jobcenter.official_key == responsible:
+                continue
+            consent = repository.get_for_update(session, candidate.id)
+            assert consent is not None
+            self._pause(
+                session,
+                consent,
+                reason=StatusReason.PAUSED_JOBCENTER_CHANGED,
+                text=None,
+                actor=actor,
+                trace_id=trace_id,
+                details={"responsible_jobcenter": responsible},
+            )
+            paused.append(consent)
+        return tuple(paused)
 
     # -- the person's self-service code ------------------------------------------
 
@@ -652,7 +947,9 @@ class ConsentService:
         moment = now or utcnow()
         due = repository.due_for_expiry(session, now=moment)
         for consent in due:
-            consent.status = ConsentStatus.EXPIRED
+            self._set_status(
+                consent, ConsentStatus.EXPIRED, StatusReason.EXPIRED_BY_DATE, at=moment
+            )
             consent.ended_at = moment
             consent.confirmation_hash = None
             session.add(consent)
@@ -662,10 +959,22 @@ class ConsentService:
                     type="consent.expired",
                     subject_id=consent.subject_id,
                     consent_id=consent.id,
-                    details={"valid_until": as_utc(consent.valid_until).isoformat()},
+                    details={
+                        "valid_until": as_utc(consent.valid_until).isoformat(),
+                        "status_reason": _code(consent),
+                    },
                 ),
             )
             for hook in self.on_end:
                 hook(session, consent, "expired")
             self._notify(session, consent, "consent.expired")
         return len(due)
+
+
+def _code(consent: Consent) -> str | None:
+    return consent.status_reason_code.value if consent.status_reason_code else None
+
+
+def _text_hash(text: str | None) -> dict[str, str]:
+    """The audit trail keeps only a hash of a reason someone wrote (it may name the person)."""
+    return {"reason": f"sha256:{_hash_token(text)}"} if text else {}

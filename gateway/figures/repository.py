@@ -96,9 +96,9 @@ def consents_activated(session: Session, *, bounds: Sequence[datetime]) -> list[
 
 
 def consents_ended(
-    session: Session, *, bounds: Sequence[datetime], status: ConsentStatus
+    session: Session, *, bounds: Sequence[datetime], statuses: Sequence[ConsentStatus]
 ) -> list[PersonFact]:
-    """Persons whose active consent ended with ``status`` (revoked, expired) in each month.
+    """Persons whose active consent ended with one of ``statuses`` in each month.
 
     A consent that never became active (an unconfirmed ``own_phone`` consent)
     was never given, so its end is not counted either.
@@ -109,7 +109,7 @@ def consents_ended(
         rows = session.exec(
             select(party, month, Consent.subject_id)
             .where(
-                Consent.status == status,
+                col(Consent.status).in_(list(statuses)),
                 col(Consent.activated_at).is_not(None),
                 *_within(col(Consent.ended_at), bounds),
             )

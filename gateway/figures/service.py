@@ -18,6 +18,8 @@ became active (an unconfirmed ``own_phone`` consent was never given):
 - ``consents.active_at_month_end``: persons with a consent in force then.
 - ``consents.revoked`` / ``consents.expired``: persons whose active consent
   ended so in the month (``ended_at``); superseding by an amendment is neither.
+  ``revoked`` counts every ending by declaration: the person's withdrawal
+  (``withdrawn``) and an organisation's revocation alike.
 
 Cells that count queries (value = number of queries; the persons behind them,
 distinct ``subject_id``, decide suppression):
@@ -209,8 +211,18 @@ def build_table(session: Session, *, year: int, now: datetime) -> Table:
 
     for figure, facts in (
         (GIVEN, repository.consents_activated(session, bounds=bounds)),
-        (REVOKED, repository.consents_ended(session, bounds=bounds, status=ConsentStatus.REVOKED)),
-        (EXPIRED, repository.consents_ended(session, bounds=bounds, status=ConsentStatus.EXPIRED)),
+        (
+            REVOKED,
+            repository.consents_ended(
+                session,
+                bounds=bounds,
+                statuses=(ConsentStatus.REVOKED, ConsentStatus.WITHDRAWN),
+            ),
+        ),
+        (
+            EXPIRED,
+            repository.consents_ended(session, bounds=bounds, statuses=(ConsentStatus.EXPIRED,)),
+        ),
     ):
         for fact in facts:
             if counted(fact.month):

@@ -68,6 +68,8 @@ class Action(StrEnum):
 class ConsentStatus(StrEnum):
     PENDING = "pending"
     ACTIVE = "active"
+    PAUSED = "paused"
+    WITHDRAWN = "withdrawn"
     REVOKED = "revoked"
     EXPIRED = "expired"
 

@@ -47,20 +47,6 @@ def count_asked(session: Session, *, user_id: str, subject_id: str, since: datet
     )
 
 
-def count_under_consent(session: Session, *, consent_id: str, question: str) -> int:
-    return int(
-        session.exec(
-            select(func.count())
-            .select_from(Query)
-            .where(
-                Query.consent_id == consent_id,
-                Query.question == question,
-                Query.status != QueryStatus.DENIED,
-            )
-        ).one()
-    )
-
-
 def visible(
     session: Session,
     *,

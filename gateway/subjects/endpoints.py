@@ -1,4 +1,9 @@
-"""``POST /v1/subjects``: register or find a person; returns the pseudonymous id."""
+"""``POST /v1/subjects``: register or find a person; returns the pseudonymous id.
+``PATCH /v1/subjects/{id}``: the person moved to another municipality.
+
+Registering a known person again changes nothing about them, a new
+``municipality_key`` included: a move is said explicitly, with the PATCH.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,11 @@ from gateway.subjects import service
 from gateway.subjects.service import Identity
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
+
+
+class SubjectUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    municipality_key: str = Field(pattern=r"^[0-9]{8}$")
 
 
 class SubjectCreate(BaseModel):
@@ -79,3 +89,44 @@ async def register_subject(
         status_code=201 if result["created"] else 200,
         headers={"Location": f"/v1/subjects/{result['id']}"},
     )
+
+
+@router.patch("/{subject_id}")
+def update_subject(
+    subject_id: str,
+    body: SubjectUpdate,
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """A new municipality: each active consent naming a jobcenter that is no longer
+    responsible for it (``policies/routing.yaml``) is paused, and that jobcenter told."""
+    principal.require(Scope.CONSENTS_WRITE)
+    actor = Actor(
+        organisation_id=principal.organisation_id,
+        user_id=principal.user_id,
+        client_id=principal.client_id,
+    )
+    subject, changed = service.change_municipality(
+        session,
+        audit=container.audit,
+        actor=actor,
+        organisation_id=principal.organisation_id,
+        subject_id=subject_id,
+        municipality_key=body.municipality_key,
+        trace_id=request.state.trace_id,
+    )
+    paused = (
+        container.consents.pause_after_move(
+            session, subject=subject, actor=actor, trace_id=request.state.trace_id
+        )
+        if changed
+        else ()
+    )
+    session.commit()
+    return {
+        "id": subject.id,
+        "municipality_key": subject.municipality_key,
+        "paused_consents": [consent.id for consent in paused],
+    }

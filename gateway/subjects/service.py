@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from gateway.audit.service import Actor, AuditEvent, AuditTrail
-from gateway.errors import BadRequest
+from gateway.consents import repository as consents
+from gateway.errors import BadRequest, NotFound
 from gateway.ids import new_id
 from gateway.sealing import Sealer
 from gateway.subjects import repository
@@ -107,6 +108,48 @@ def register(
         ),
     )
     return Registration(subject=subject, created=True)
+
+
+def change_municipality(
+    session: Session,
+    *,
+    audit: AuditTrail,
+    actor: Actor,
+    organisation_id: str,
+    subject_id: str,
+    municipality_key: str,
+    trace_id: str | None = None,
+) -> tuple[Subject, bool]:
+    """Record that the person lives in another municipality; returns the subject and whether
+    the key changed.
+
+    Only an organisation that knows the person here may say so: the one that registered
+    them or a party to one of their consents. To anyone else the person does not exist.
+    """
+    subject = repository.get(session, subject_id)
+    if subject is None or not (
+        subject.registered_by == organisation_id
+        or any(
+            organisation_id in (consent.grantee_id, consent.jobcenter_id)
+            for consent in consents.for_subject(session, subject_id=subject_id)
+        )
+    ):
+        raise NotFound("No such subject.", slug="subject-not-found")
+    if subject.municipality_key == municipality_key:
+        return subject, False
+    subject.municipality_key = municipality_key
+    session.add(subject)
+    audit.record(
+        session,
+        AuditEvent(
+            type="subject.moved",
+            actor=actor,
+            subject_id=subject.id,
+            trace_id=trace_id,
+            details={"changed": "municipality_key"},
+        ),
+    )
+    return subject, True
 
 
 def reveal(subject: Subject, *, sealer: Sealer) -> Identity:

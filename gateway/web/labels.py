@@ -101,6 +101,8 @@ STATUS_LABELS: Mapping[str, str] = {
     # consents
     "pending": N_("waiting for confirmation"),
     "active": N_("active"),
+    "paused": N_("paused"),
+    "withdrawn": N_("withdrawn"),
     "revoked": N_("revoked"),
     "expired": N_("expired"),
     "superseded": N_("replaced by a new version"),
@@ -119,10 +121,12 @@ STATUS_BADGES: Mapping[str, str] = {
     "pending": "info",
     "routed": "info",
     "received": "info",
+    "withdrawn": "danger",
     "revoked": "danger",
     "denied": "danger",
     "failed": "danger",
     "expired": "warning",
+    "paused": "warning",
     "cancelled": "warning",
     "superseded": "warning",
 }

@@ -4,12 +4,14 @@ Registering or finding needs the same as ``POST /v1/subjects`` (a consent
 scope, a municipality, district office or jobcenter). A person's page opens
 for an organisation that registered the person, found them on the pages with
 name and birth date, or is a party to a consent about them; for everyone
-else the person does not exist (404). Names are opened only for those pages.
+else the person does not exist (404). Names are opened only for those pages; the
+jobcenter customer number only for the registering organisation and the parties
+to a consent, not for one that merely found the person by name and birth date.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
@@ -74,15 +76,22 @@ def register_or_find(
 def visible(session: Session, *, principal: Principal, subject_id: str, sealer: Sealer) -> Person:
     subject = subjects.get(session, subject_id)
     organisation_id = principal.organisation_id
-    if subject is None or not (
+    party = subject is not None and (
         subject.registered_by == organisation_id
-        or repository.knows_subject(session, organisation_id=organisation_id, subject_id=subject.id)
         or repository.has_consent_with(
             session, organisation_id=organisation_id, subject_id=subject.id
         )
+    )
+    if subject is None or not (
+        party
+        or repository.knows_subject(session, organisation_id=organisation_id, subject_id=subject.id)
     ):
         raise NotFound("No such person.", slug="subject-not-found")
-    return Person(subject=subject, identity=subject_service.reveal(subject, sealer=sealer))
+    identity = subject_service.reveal(subject, sealer=sealer)
+    if not party:
+        # Found by name and birth date only: what another organisation recorded stays there.
+        identity = replace(identity, jobcenter_customer_number=None)
+    return Person(subject=subject, identity=identity)
 
 
 def known(

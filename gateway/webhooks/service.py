@@ -43,6 +43,8 @@ EVENT_TYPES = (
     "consent.confirmed",
     "consent.amended",
     "consent.revoked",
+    "consent.paused",
+    "consent.resumed",
     "consent.expired",
     "query.routed",
     "query.answered",

@@ -246,18 +246,18 @@ def test_printable_receipt_in_every_language(flow: Flow, language: str) -> None:
     assert shown["sha256"] == consent["text_sha256"]
 
 
-def test_revoke_from_each_side(flow: Flow, container: Container) -> None:
+def test_withdraw_and_revoke_from_each_side(flow: Flow, container: Container) -> None:
     by_manager = flow.record().json()
-    revoked = flow.client.post(
+    withdrawn = flow.client.post(
         f"/v1/consents/{by_manager['id']}/revoke",
         json={"channel": "in_person"},
         headers=flow.manager,
     )
-    assert revoked.json()["status"] == "revoked"
-    assert revoked.json()["revocation_channel"] == "integration_manager"
+    assert withdrawn.json()["status"] == "withdrawn"
+    assert withdrawn.json()["revocation_channel"] == "integration_manager"
     twice = flow.client.post(
         f"/v1/consents/{by_manager['id']}/revoke",
-        json={"channel": "in_person"},
+        json={"channel": "case_system"},
         headers=flow.manager,
     )
     assert twice.status_code == 409
@@ -266,9 +266,10 @@ def test_revoke_from_each_side(flow: Flow, container: Container) -> None:
     by_jobcenter = flow.record().json()
     revoked = flow.client.post(
         f"/v1/consents/{by_jobcenter['id']}/revoke",
-        json={"channel": "phone", "reason": "moved away"},
+        json={"channel": "case_system", "reason": "moved away"},
         headers=flow.staff,
     )
+    assert revoked.json()["status"] == "revoked"
     assert revoked.json()["revocation_channel"] == "jobcenter"
 
     by_person = flow.record().json()
@@ -279,7 +280,11 @@ def test_revoke_from_each_side(flow: Flow, container: Container) -> None:
     mine = flow.client.get(f"/v1/self-service/{code.lower()}").json()
     assert mine["consent"]["id"] == by_person["id"]
     assert any(access["type"] == "consent.granted" for access in mine["accesses"])
-    assert flow.client.post(f"/v1/self-service/{code}/revoke").json()["status"] == "revoked"
+    assert flow.client.post(f"/v1/self-service/{code}/revoke").json()["status"] == "withdrawn"
+    assert flow.client.get(f"/v1/self-service/{code}").json()["consent"]["status_reason"] == {
+        "code": "withdrawn_by_person",
+        "text": "The person withdrew the consent.",
+    }
     assert flow.client.get("/v1/self-service/AAAA-BBBB-CCCC-DDDD").status_code == 404
     assert _events(container, "consent.revoked") == 3
 

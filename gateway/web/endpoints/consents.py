@@ -237,7 +237,7 @@ def consent_page(
         section="persons",
         consent=consent_row(web, Names(session), consent, viewer.language),
         check=evidence.check(container, session, consent),
-        may_revoke=viewer.role is not Role.DPO and consent.status.value in {"active", "pending"},
+        may_revoke=viewer.role is not Role.DPO and not consent.status.final,
         recorded=recorded,
         revoked=revoked,
     )

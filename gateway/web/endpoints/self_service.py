@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -31,7 +31,16 @@ from gateway.web.pages import WebRoute, redirect, render
 from gateway.web.sessions import CSRF_COOKIE, new_token
 from gateway.web.views import Names
 
-router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+def _person_pages(request: Request, web: WebDep, lang: str | None = None) -> None:
+    """Before anything else: an unknown code, a used link or an expired form is answered by
+    an error page in the person's layout and language, not by a page for staff."""
+    _language(request, web, lang, None)
+
+
+router = APIRouter(
+    route_class=WebRoute, include_in_schema=False, dependencies=[Depends(_person_pages)]
+)
 # What the person sees of the trail: what was done with their data, not the plumbing.
 SHOWN_EVENTS = (
     "consent.requested",
@@ -176,7 +185,7 @@ def overview(
         categories=[category_label(catalogue, c, language) for c in consent.categories],
         valid_until=last_day(consent.valid_until),
         accesses=_accesses(web, session, consent, language),
-        revocable=consent.status.value in {"active", "pending"},
+        revocable=not consent.status.final,
         revoked=revoked,
     )
 
@@ -194,7 +203,7 @@ def revoke_confirmation(
         language,
         code=normalise_code(code),
         texts=_sections(web, language),
-        revocable=consent.status.value in {"active", "pending"},
+        revocable=not consent.status.final,
     )
 
 
