@@ -25,6 +25,7 @@ How outcomes map onto the port's exception tree (``adapters.base``)::
     httpx.TransportError (refused, TLS failure, reset)   -> AdapterUnavailable    retried
     HTTP 5xx, 408, 409, 429                              -> AdapterUnavailable    retried
     breaker open                                         -> CircuitOpen           not attempted
+    max_in_flight exchanges already waiting on it        -> AdapterUnavailable    not attempted
     other HTTP 4xx                                       -> AdapterRejected       not retried
     non-JSON, off-contract, oversized, 1xx/3xx           -> AdapterProtocolError  not retried
 
@@ -125,6 +126,9 @@ class RestAdapterSettings(BaseModel):
     max_response_bytes: int = Field(default=256 * KIB, gt=0)
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, ge=0)
+    # A bulkhead: the breaker opens only after failures complete, so a jobcenter that
+    # hangs could otherwise hold every worker of the gateway for a whole timeout.
+    max_in_flight: int = Field(default=8, ge=1)
     callback_secret: SecretStr | None = Field(
         default=None,
         description="Standard Webhooks secret (whsec_...) of this jobcenter's callbacks",
@@ -427,6 +431,7 @@ class RestAdapter:
                 headers={"User-Agent": USER_AGENT},
             )
         self._client = client
+        self._in_flight = threading.BoundedSemaphore(settings.max_in_flight)
         self._breaker = _CircuitBreaker(
             name=jobcenter_key,
             threshold=settings.breaker_threshold,
@@ -455,6 +460,23 @@ class RestAdapter:
     def circuit_state(self) -> CircuitState:
         return self._breaker.state
 
+    @contextmanager
+    def _bulkhead(self) -> Iterator[None]:
+        """At most ``max_in_flight`` exchanges wait on this jobcenter; more are refused at once.
+
+        Refused calls never reach the jobcenter, so they count neither for nor
+        against it in the breaker.
+        """
+        if not self._in_flight.acquire(blocking=False):
+            raise AdapterUnavailable(
+                f"jobcenter {self.jobcenter_key} already has {self.settings.max_in_flight} "
+                "exchanges in flight"
+            )
+        try:
+            yield
+        finally:
+            self._in_flight.release()
+
     # -- the port
 
     def deliver(self, query: DeliveredQuery) -> Delivery:
@@ -474,7 +496,7 @@ class RestAdapter:
             headers["traceparent"] = query.traceparent
         content = _encode(query_to_json(query))
         # A half-open trial is a single attempt: one probe, not a burst of retries.
-        with self._breaker.guard() as trial:
+        with self._bulkhead(), self._breaker.guard() as trial:
             reply = self._exchange(
                 method="POST",
                 path="/queries",
@@ -488,7 +510,7 @@ class RestAdapter:
 
     def fetch_answer(self, query_id: str) -> dict[str, Any] | None:
         """GET /queries/{id}/answer: the answer, or None while the jobcenter is still working."""
-        with self._breaker.guard() as trial:
+        with self._bulkhead(), self._breaker.guard() as trial:
             reply = self._exchange(
                 method="GET",
                 path=f"/queries/{quote(query_id, safe='')}/answer",

@@ -11,6 +11,11 @@ required, RFC 8705 section 2 style)::
 
     .venv/bin/python -m adapters.simulator --port 8443 --certs certs-dev [--answer-mode async]
 
+For failure tests it can misbehave like a real jobcenter system on a bad day
+(``SimulatorFaults``): answer late (``--delay``), fail with an HTTP status
+(``--fail-status 503``) or hang without answering (``--hang``). The faults live
+in ``app.state.simulator.faults`` and can be changed while it runs.
+
 Answers are synthetic and plausible, shaped by the answer schemas of
 ``policies/questions.yaml``, and derived from a hash of the person reference:
 the same person gets the same benefit status, contact and measures every time
@@ -21,6 +26,7 @@ cover are left out, as a careful jobcenter would. All state lives in memory.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import os
@@ -45,7 +51,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.rest import client_ssl_context, is_valid_traceparent, sign_callback
 
-__all__ = ["AnswerMode", "SimulatorState", "create_app", "main", "synthetic_answer"]
+__all__ = [
+    "AnswerMode",
+    "SimulatorFaults",
+    "SimulatorState",
+    "create_app",
+    "main",
+    "synthetic_answer",
+]
 
 logger = structlog.get_logger("adapters.simulator")
 
@@ -360,6 +373,37 @@ class _Entry:
 
 
 @dataclass
+class SimulatorFaults:
+    """How badly the simulated system behaves; applies to every endpoint of the contract.
+
+    ``hang`` wins over the others: the request is held open without a byte of
+    answer for as long as ``hang`` stays true (set it false from any thread to
+    let them go), as a system whose threads are all stuck would. Otherwise
+    ``delay_seconds`` pass first, then ``fail_status`` (if set) is answered as a
+    problem instead of the real response.
+    """
+
+    delay_seconds: float = 0.0
+    fail_status: int | None = None
+    hang: bool = False
+    #: requests that met a fault, for assertions
+    affected: int = 0
+
+    async def apply(self) -> JSONResponse | None:
+        if self.hang:
+            self.affected += 1
+            while self.hang:  # polled, so another thread can end it without the event loop
+                await asyncio.sleep(0.05)
+        if self.delay_seconds > 0:
+            self.affected += 1
+            await asyncio.sleep(self.delay_seconds)
+        if self.fail_status is not None:
+            self.affected += 1
+            return _problem(self.fail_status, "simulated-failure", "Simulated failure.")
+        return None
+
+
+@dataclass
 class SimulatorState:
     """Everything the simulator remembers; in memory, since it is a simulator."""
 
@@ -367,6 +411,7 @@ class SimulatorState:
     callback_secret: str | None
     callback_client: httpx.Client
     callback_delay_seconds: float
+    faults: SimulatorFaults = field(default_factory=SimulatorFaults)
     entries: dict[str, _Entry] = field(default_factory=dict)
     #: (query_id, HTTP status or None when unreachable) per callback attempt
     callbacks: list[tuple[str, int | None]] = field(default_factory=list)
@@ -453,6 +498,7 @@ def create_app(
     callback_client: httpx.Client | None = None,
     callback_delay_seconds: float = 0.0,
     today: Callable[[], date] | None = None,
+    faults: SimulatorFaults | None = None,
 ) -> FastAPI:
     """The simulated jobcenter system as an ASGI app.
 
@@ -466,6 +512,7 @@ def create_app(
         callback_secret=callback_secret,
         callback_client=callback_client or httpx.Client(timeout=5.0),
         callback_delay_seconds=callback_delay_seconds,
+        faults=faults or SimulatorFaults(),
     )
     current_day = today or (lambda: datetime.now(BERLIN).date())
 
@@ -489,6 +536,8 @@ def create_app(
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
         traceparent: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
+        if (failed := await state.faults.apply()) is not None:
+            return failed
         try:
             query = _Query.model_validate_json(await request.body())
         except ValidationError:
@@ -536,6 +585,8 @@ def create_app(
 
     @app.get("/queries/{query_id}/answer")
     async def fetch_answer(query_id: str) -> JSONResponse:
+        if (failed := await state.faults.apply()) is not None:
+            return failed
         with state.changed:
             entry = state.entries.get(query_id)
         if entry is None:
@@ -544,8 +595,10 @@ def create_app(
             return JSONResponse({"status": "pending"}, status_code=202)
         return _answered(query_id, entry.answer)
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
+    @app.get("/health", response_model=None)
+    async def health() -> JSONResponse | dict[str, str]:
+        if (failed := await state.faults.apply()) is not None:
+            return failed
         return {"status": "ok"}
 
     return app
@@ -568,6 +621,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--certs", type=Path, required=True, help="directory of certs-dev files")
     parser.add_argument("--answer-mode", choices=("sync", "async"), default="sync")
     parser.add_argument("--callback-delay", type=float, default=1.0, help="seconds (async mode)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
+    parser.add_argument(
+        "--fail-status", type=int, default=None, help="answer every request with this status"
+    )
+    parser.add_argument("--hang", action="store_true", help="never answer (a stuck system)")
     parser.add_argument(
         "--client-name",
         default=DEFAULT_CLIENT_NAME,
@@ -591,6 +649,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         answer_mode=args.answer_mode,
         callback_client=callback_client,
         callback_delay_seconds=args.callback_delay,
+        faults=SimulatorFaults(
+            delay_seconds=args.delay, fail_status=args.fail_status, hang=args.hang
+        ),
     )
     try:
         uvicorn.run(

@@ -15,11 +15,18 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import GatewayError
 
 MEDIA_TYPE = "application/problem+json"
+# RFC 9457 section 3.1: the members every problem has. An extension may not take their
+# names (a domain error's ``status="active"`` would replace the HTTP status code).
+STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
+# Seconds a client should wait before retrying while the database is unreachable
+# (RFC 9110 section 10.2.3): about what a failover or a restart of the database takes.
+DATABASE_RETRY_AFTER_SECONDS = 5
 logger = structlog.get_logger(__name__)
 
 
@@ -62,7 +69,7 @@ async def _on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
         detail=exc.detail,
         instance=request.url.path,
         headers=headers,
-        **exc.extensions,
+        **{name: value for name, value in exc.extensions.items() if name not in STANDARD_MEMBERS},
     )
 
 
@@ -100,6 +107,39 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "not reachable now" rather than a fault in the request.
+
+    Refused or reset connections and server shutdowns surface as ``OperationalError``
+    (or an error that invalidated its connection); a pool with no connection to hand out
+    raises ``sqlalchemy.exc.TimeoutError``. Constraint and programming errors stay 500.
+    """
+    if isinstance(exc, sa.TimeoutError | sa.InvalidatePoolError):
+        return True
+    if isinstance(exc, sa.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa.OperationalError | sa.InterfaceError
+        )
+    return False
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not database_unavailable(exc):
+        raise exc  # a fault, not an outage: the catch-all below renders and reports it
+    # The driver's message names host and port; neither goes to the client or the logs.
+    logger.warning("database_unavailable", error_type=type(exc).__name__, path=request.url.path)
+    return problem_response(
+        status=503,
+        slug="database-unavailable",
+        title="Service unavailable",
+        # Not "nothing was changed": a commit may have landed before the connection broke.
+        # A retry with the same Idempotency-Key is answered by what was stored, if anything.
+        detail="The gateway cannot reach its database. Try again shortly.",
+        instance=request.url.path,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path)
     return problem_response(
@@ -115,4 +155,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, _on_gateway_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(sa.SQLAlchemyError, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected_error)

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,60 +14,8 @@ from gateway.audit.verify import verify_trail
 from gateway.bootstrap import Container
 from gateway.keys import KeyPurpose
 from gateway.settings import Settings
+from tests.processes import gateway_processes
 from tests.support import World
-
-GATEWAY = str(Path(sys.executable).with_name("gateway"))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def gateway_processes(settings: Settings, count: int) -> Iterator[list[str]]:
-    env = {
-        **os.environ,
-        "GATEWAY_ENV": "test",
-        "GATEWAY_DATA_DIR": str(settings.data_dir),
-        "GATEWAY_DATABASE_URL": settings.resolved_database_url,
-        "GATEWAY_ISSUER": settings.issuer,
-        "GATEWAY_AUDIT_CHECKPOINT_EVERY": "7",
-        "GATEWAY_LOG_LEVEL": "WARNING",
-    }
-    ports = [_free_port() for _ in range(count)]
-    processes = [
-        subprocess.Popen(
-            [GATEWAY, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        deadline = time.monotonic() + 30
-        for base in bases:
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"gateway at {base} did not start")
-                time.sleep(0.2)
-        yield bases
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def test_two_processes_keep_one_chain(

@@ -4,7 +4,8 @@ Every documented operation gets a few generated requests with the bearer
 token of an integration manager. The run fails on any 5xx and on any response
 the OpenAPI document does not describe (status code, content type, body).
 Bounded (20 examples per operation, about 10 seconds): a smoke test of the contract,
-not a fuzzing campaign.
+not a fuzzing campaign. The campaign is the slow test below (``make reliability``):
+every operation again with the token of each role, at least 1,000 requests in all.
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ from schemathesis.specs.openapi.checks import (
 from gateway.app import create_app
 from gateway.bootstrap import build
 from gateway.settings import REPOSITORY_ROOT, Settings
-from tests.support import make_world
+from tests.support import World, make_world
 
 # A deeper run: SCHEMATHESIS_MAX_EXAMPLES=500 .venv/bin/python -m pytest tests/operations
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20"))
+# The slow campaign per role; 4 roles x every operation x this many stays above 1,000 requests.
+CAMPAIGN_EXAMPLES = int(os.environ.get("SCHEMATHESIS_CAMPAIGN_EXAMPLES", "15"))
+CAMPAIGN_MINIMUM = 1000
 COMMITTED = REPOSITORY_ROOT / "openapi" / "gateway.yaml"
 CHECKS = [
     not_a_server_error,
@@ -64,10 +68,14 @@ def gateway_app(
 
 
 @pytest.fixture(scope="module")
-def manager_headers(gateway_app: FastAPI) -> dict[str, str]:
-    world = make_world(gateway_app.state.container)
+def fuzz_world(gateway_app: FastAPI) -> World:
+    return make_world(gateway_app.state.container)
+
+
+@pytest.fixture(scope="module")
+def manager_headers(gateway_app: FastAPI, fuzz_world: World) -> dict[str, str]:
     with TestClient(gateway_app) as client:
-        return world.case_system.bearer(client, user_id=world.manager)
+        return fuzz_world.case_system.bearer(client, user_id=fuzz_world.manager)
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +116,47 @@ def test_the_operation_keeps_its_contract(
         case.call_and_validate(headers=dict(manager_headers), checks=CHECKS)
 
     call()
+
+
+ROLES = ("integration_manager", "jobcenter_staff", "dpo", "operator_dpo")
+
+
+def _role_headers(app: FastAPI, world: World, role: str) -> dict[str, str]:
+    acting = {
+        "integration_manager": (world.case_system, world.manager),
+        "jobcenter_staff": (world.jobcenter_system, world.staff),
+        "dpo": (world.case_system, world.dpo),
+        "operator_dpo": (world.operator_client, world.operator_dpo),
+    }
+    registered, user = acting[role]
+    with TestClient(app) as client:
+        return registered.bearer(client, user_id=user)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ROLES)
+def test_a_campaign_per_role_finds_no_server_error_and_nothing_off_contract(
+    role: str, gateway_app: FastAPI, api_schema: schemathesis.BaseSchema, fuzz_world: World
+) -> None:
+    headers = _role_headers(gateway_app, fuzz_world, role)
+    calls = 0
+    for path, method in OPERATIONS:
+        operation = api_schema[path][method]
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=CAMPAIGN_EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        def call(case: schemathesis.Case) -> None:
+            nonlocal calls
+            calls += 1
+            case.call_and_validate(headers=dict(headers), checks=CHECKS)
+
+        call()
+    # Some operations have few distinct inputs (no parameters), so count what was sent.
+    assert calls >= CAMPAIGN_MINIMUM // len(ROLES), calls
