@@ -13,6 +13,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from gateway import rfc9457
+from gateway.admission import AdmissionControl
 from gateway.audit import endpoints as audit_endpoints
 from gateway.auth import endpoints as auth_endpoints
 from gateway.bootstrap import Container, build
@@ -96,6 +97,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_bytes,
         metrics=container.metrics,
+    )
+    # Outermost: a request waits for admission before anything else works on it.
+    app.add_middleware(
+        AdmissionControl,
+        limit=settings.max_concurrent_requests,
+        timeout_seconds=settings.admission_timeout_seconds,
     )
     tracing.configure_exporter(endpoint=settings.otlp_endpoint)
     tracing.instrument(app=app, engine=container.engine, http=container.http)
