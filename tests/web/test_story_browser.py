@@ -154,6 +154,27 @@ def test_the_whole_story(browser: Browser, gateway: LiveGateway, tmp_path: Path)
     expect(manager.locator("main")).to_contain_text(re.compile("beantwortet|answered"))
     checks.check(manager, "answer read")
 
+    # The pages the story passes by, checked all the same.
+    manager.goto("/web/queries")
+    checks.check(manager, "questions and answers")
+    manager.goto(consent_url + "/revoke")
+    checks.check(manager, "revoke on the person's behalf")
+    staff.goto("/web/queries")
+    checks.check(staff, "answered questions")
+    staff.goto("/about")
+    checks.check(staff, "about")
+    staff.goto("/web/queries/qry_000000000000000000000000")
+    checks.check(staff, "not found")
+    stranger = browser.new_context(locale="en-GB", base_url=gateway.base_url, bypass_csp=True)
+    wrong = stranger.new_page()
+    wrong.goto("/web/signin")
+    wrong.fill("#f-email", gateway.email("dpo"))
+    wrong.fill("#f-password", "not the password at all")
+    wrong.locator("form[action='/web/signin'] button[type=submit]").click()
+    expect(wrong.locator("main")).to_contain_text(re.compile("not match|incorrect|wrong", re.I))
+    checks.check(wrong, "sign-in refused")
+    stranger.close()
+
     # The person opens the self-service page in their language, sees the access, withdraws.
     person = browser.new_context(
         locale="uk-UA", base_url=gateway.base_url, bypass_csp=True
@@ -218,4 +239,4 @@ def test_the_whole_story(browser: Browser, gateway: LiveGateway, tmp_path: Path)
     assert this_month["queries"]["asked"] == "<5"
 
     assert not checks.violations, "\n".join(checks.violations)
-    assert checks.count >= 20
+    assert checks.count >= 28
