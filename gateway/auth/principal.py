@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.audit.service import Actor
 from gateway.auth.scopes import Scope
 from gateway.errors import Forbidden
 from gateway.organisations.models import Role
@@ -27,3 +28,12 @@ class Principal:
                 slug="insufficient-scope",
                 required_scope=scope.value,
             )
+
+    @property
+    def actor(self) -> Actor:
+        """Who the audit trail names for this caller: identifiers, never names."""
+        return Actor(
+            organisation_id=self.organisation_id,
+            user_id=self.user_id,
+            client_id=self.client_id,
+        )

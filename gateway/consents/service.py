@@ -666,11 +666,7 @@ class ConsentService:
         if consent is None or not self._decide(session, principal, Action.REVOKE_CONSENT, consent):
             raise NotFound("No such consent.", slug="consent-not-found")
         organisation = organisations.get_organisation(session, principal.organisation_id)
-        actor = Actor(
-            organisation_id=principal.organisation_id,
-            user_id=principal.user_id,
-            client_id=principal.client_id,
-        )
+        actor = principal.actor
         return (
             consent,
             actor,

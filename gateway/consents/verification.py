@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from gateway.audit.service import Actor, AuditEvent, AuditTrail
+from gateway.audit.service import AuditEvent, AuditTrail
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import Scope
 from gateway.authorization import policy_principal
@@ -58,14 +58,6 @@ class Checked:
 
     consent: Consent | None
     problem: GatewayError | None = None
-
-
-def _actor(principal: Principal) -> Actor:
-    return Actor(
-        organisation_id=principal.organisation_id,
-        user_id=principal.user_id,
-        client_id=principal.client_id,
-    )
 
 
 @dataclass
@@ -125,7 +117,7 @@ class ConsentVerification:
             session,
             AuditEvent(
                 type="consent.verification_code_issued",
-                actor=_actor(principal),
+                actor=principal.actor,
                 subject_id=consent.subject_id,
                 consent_id=consent.id,
                 trace_id=trace_id,
@@ -154,7 +146,7 @@ class ConsentVerification:
                 session,
                 AuditEvent(
                     type="consent.verification_refused",
-                    actor=_actor(principal),
+                    actor=principal.actor,
                     decision="deny",
                     reasons=("locked",),
                     trace_id=trace_id,
@@ -197,7 +189,7 @@ class ConsentVerification:
             session,
             AuditEvent(
                 type="consent.verified",
-                actor=_actor(principal),
+                actor=principal.actor,
                 subject_id=consent.subject_id,
                 consent_id=consent.id,
                 decision="permit",
@@ -247,7 +239,7 @@ class ConsentVerification:
             session,
             AuditEvent(
                 type="consent.verification_failed",
-                actor=_actor(principal),
+                actor=principal.actor,
                 subject_id=named.subject_id if named else None,
                 consent_id=named.id if named else None,
                 decision="deny",
@@ -263,7 +255,7 @@ class ConsentVerification:
                 session,
                 AuditEvent(
                     type="consent.verification_locked",
-                    actor=_actor(principal),
+                    actor=principal.actor,
                     decision="deny",
                     reasons=("too_many_wrong_codes",),
                     trace_id=trace_id,

@@ -79,14 +79,6 @@ def _request_hash(body: QueryCreate) -> str:
     return hashlib.sha256(canonical_bytes(body.model_dump(mode="json"))).hexdigest()
 
 
-def _actor(principal: Principal) -> Actor:
-    return Actor(
-        organisation_id=principal.organisation_id,
-        user_id=principal.user_id,
-        client_id=principal.client_id,
-    )
-
-
 @dataclass
 class QueryService:
     engine: PolicyEngine
@@ -211,7 +203,7 @@ class QueryService:
             session,
             AuditEvent(
                 type="query.denied" if reasons else "query.asked",
-                actor=_actor(principal),
+                actor=principal.actor,
                 subject_id=query.subject_id,
                 consent_id=query.consent_id,
                 query_id=query.id,
@@ -493,7 +485,7 @@ class QueryService:
                 session,
                 AuditEvent(
                     type="query.answer_refused",
-                    actor=_actor(principal),
+                    actor=principal.actor,
                     subject_id=query.subject_id,
                     consent_id=query.consent_id,
                     query_id=query.id,
@@ -540,7 +532,7 @@ class QueryService:
                 slug="invalid-answer",
                 errors=list(problems),
             )
-        self._store_answer(session, query, answer, actor=_actor(principal), trace_id=trace_id)
+        self._store_answer(session, query, answer, actor=principal.actor, trace_id=trace_id)
         return query
 
     def _store_answer(
@@ -656,7 +648,7 @@ class QueryService:
                 session,
                 AuditEvent(
                     type="query.delivered",
-                    actor=_actor(principal),
+                    actor=principal.actor,
                     subject_id=query.subject_id,
                     consent_id=query.consent_id,
                     query_id=query.id,
@@ -748,7 +740,7 @@ class QueryService:
             query,
             QueryStatus.CANCELLED,
             reason="withdrawn_by_asker",
-            actor=_actor(principal),
+            actor=principal.actor,
             trace_id=trace_id,
         )
         return query

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from gateway.audit.service import Actor
 from gateway.auth.scopes import Scope
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
 from gateway.errors import Forbidden
@@ -65,11 +64,7 @@ async def register_subject(
             session,
             sealer=container.sealer,
             audit=container.audit,
-            actor=Actor(
-                organisation_id=principal.organisation_id,
-                user_id=principal.user_id,
-                client_id=principal.client_id,
-            ),
+            actor=principal.actor,
             organisation_id=principal.organisation_id,
             identity=Identity(
                 given_name=body.given_name,
@@ -103,11 +98,7 @@ def update_subject(
     """A new municipality: each active consent naming a jobcenter that is no longer
     responsible for it (``policies/routing.yaml``) is paused, and that jobcenter told."""
     principal.require(Scope.CONSENTS_WRITE)
-    actor = Actor(
-        organisation_id=principal.organisation_id,
-        user_id=principal.user_id,
-        client_id=principal.client_id,
-    )
+    actor = principal.actor
     subject, changed = service.change_municipality(
         session,
         audit=container.audit,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session
 
-from gateway.audit.service import Actor, AuditTrail
+from gateway.audit.service import AuditTrail
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import Scope
 from gateway.errors import Forbidden, NotFound
@@ -53,11 +53,7 @@ def register_or_find(
         session,
         sealer=sealer,
         audit=audit,
-        actor=Actor(
-            organisation_id=principal.organisation_id,
-            user_id=principal.user_id,
-            client_id=principal.client_id,
-        ),
+        actor=principal.actor,
         organisation_id=principal.organisation_id,
         identity=identity,
         municipality_key=(
