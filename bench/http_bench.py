@@ -38,7 +38,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -358,15 +357,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(run) for run in runs], indent=2), encoding="utf-8")
     return 0
-
-
-def results(runs: list[dict[str, Any]], *, target: str, scenario: str) -> dict[int, Run]:
-    """The runs of one target and scenario by connection count."""
-    return {
-        int(item["connections"]): Run(**item)
-        for item in runs
-        if item["target"] == target and item["scenario"] == scenario
-    }
 
 
 if __name__ == "__main__":

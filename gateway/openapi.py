@@ -76,7 +76,10 @@ _DESCRIPTIONS = {
     "403": "The token lacks a scope or role, or the rules deny the action.",
     "404": "No such resource (resources of other organisations do not exist for the caller).",
     "422": "The parameters or the body do not match the schema.",
-    "default": "Any other error, as problem details (e.g. 409, 413, 500).",
+    "default": (
+        "Any other error, as problem details (e.g. 409, 413, 429, 500; 503 with "
+        "Retry-After while the database is unreachable or the gateway is busy)."
+    ),
 }
 
 

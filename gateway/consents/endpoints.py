@@ -317,6 +317,7 @@ def resume_consent(
     container: ContainerDep,
     session: SessionDep,
 ) -> dict[str, Any]:
+    """A paused consent permits again, unless another jobcenter is now responsible."""
     consent = container.consents.resume(
         session,
         principal=principal,

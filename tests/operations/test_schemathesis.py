@@ -60,7 +60,6 @@ def gateway_app(
             data_dir=directory / "data",
             database_url=f"sqlite:///{database}",
             issuer="http://testserver",
-            log_level="WARNING",
         )
     )
     yield create_app(container=container)
