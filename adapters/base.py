@@ -70,6 +70,15 @@ class ConsentSummary:
 
 
 @dataclass(frozen=True)
+class LegalBasisSummary:
+    """Why the question may be asked: ``consent`` (then ``consent`` is set), or a
+    ``statute`` named by ``citation`` (then there is no consent)."""
+
+    kind: str = "consent"
+    citation: str | None = None
+
+
+@dataclass(frozen=True)
 class DeliveredQuery:
     query_id: str  # also the idempotency key of every delivery attempt
     jobcenter_key: str
@@ -77,11 +86,12 @@ class DeliveredQuery:
     purpose: str
     direction: str
     person: PersonReference
-    consent: ConsentSummary
+    consent: ConsentSummary | None  # None for a question a statute allows
     deadline: datetime
     parameters: dict[str, Any] = field(default_factory=dict)
     callback_url: str | None = None
     traceparent: str | None = None
+    legal_basis: LegalBasisSummary = field(default_factory=LegalBasisSummary)
 
 
 class DeliveryOutcome(StrEnum):

@@ -189,11 +189,17 @@ def query_to_json(query: DeliveredQuery) -> dict[str, Any]:
             "birth_date": person.birth_date.isoformat(),
             "jobcenter_customer_number": person.jobcenter_customer_number,
         },
-        "consent": {
+        "consent": None
+        if consent is None
+        else {
             "consent_id": consent.consent_id,
             "purposes": list(consent.purposes),
             "categories": list(consent.categories),
             "valid_until": _rfc3339(consent.valid_until),
+        },
+        "legal_basis": {
+            "kind": query.legal_basis.kind,
+            **({"citation": query.legal_basis.citation} if query.legal_basis.citation else {}),
         },
         "deadline": _rfc3339(query.deadline),
         "parameters": dict(query.parameters),

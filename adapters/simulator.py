@@ -93,6 +93,13 @@ class _Consent(BaseModel):
     valid_until: datetime
 
 
+class _LegalBasis(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["consent", "statute"]
+    citation: str | None = None
+
+
 class _Query(BaseModel):
     """The contract's DeliveredQuery."""
 
@@ -104,10 +111,15 @@ class _Query(BaseModel):
     purpose: str
     direction: str
     person: _Person
-    consent: _Consent
+    consent: _Consent | None
+    legal_basis: _LegalBasis
     deadline: datetime
     parameters: dict[str, Any] = Field(default_factory=dict)
     callback_url: str | None = None
+
+    def covers(self, category: str) -> bool:
+        """Whether the consent covers ``category`` (a statutory question has no consent)."""
+        return self.consent is not None and category in self.consent.categories
 
 
 # --------------------------------------------------------------------------- synthetic answers
@@ -237,7 +249,7 @@ def _appointments(query: _Query, profile: _Profile, dice: _Dice, today: date) ->
             "location": f"Jobcenter {query.jobcenter_key}, Raum {room}",
             "attendance_required": dice.chance(70),
         }
-        if "assigned_contact" in query.consent.categories:
+        if query.covers("assigned_contact"):
             appointment["contact_name"] = profile.contact_name
         appointments.append(appointment)
     return {"appointments": appointments}
@@ -269,7 +281,7 @@ def _measures(query: _Query, profile: _Profile, dice: _Dice, today: date) -> dic
         "course_obligation": obligation,
     }
     # Health is a special category: only with the consent's explicit say-so.
-    if profile.restrictions_known and "health" in query.consent.categories:
+    if profile.restrictions_known and query.covers("health"):
         answer["health_restrictions"] = dice.choice(_HEALTH_NOTES)
     return answer
 
@@ -306,7 +318,7 @@ def _wage_subsidy(query: _Query, profile: _Profile, dice: _Dice, today: date) ->
         answer["remarks"] = "Der Antrag muss vor Beginn des Arbeitsverhältnisses gestellt werden."
     elif assessment == "unlikely":
         answer["remarks"] = "Bei weniger als 15 Wochenstunden ist ein Zuschuss nicht vorgesehen."
-    if "assigned_contact" in query.consent.categories:
+    if query.covers("assigned_contact"):
         answer["contact"] = {"name": profile.contact_name, "phone": profile.phone}
     return answer
 
@@ -320,9 +332,16 @@ def _bridging_benefit(query: _Query, profile: _Profile, dice: _Dice, today: date
         )
         answer["amount_eur"] = float(dice.between(300, 900))
         answer["paid_on"] = min(first_wage, today + timedelta(days=7)).isoformat()
-    if "benefit_status" in query.consent.categories:
+    if query.covers("benefit_status"):
         answer["benefit_continues"] = profile.receives_benefit and dice.chance(50)
     return answer
+
+
+def _jobcenter_responsibility(
+    query: _Query, profile: _Profile, dice: _Dice, today: date
+) -> dict[str, Any]:
+    # Every person the simulator is asked about is one of its customers.
+    return {"responsible": True, "team": profile.team}
 
 
 def _message(query: _Query, profile: _Profile, dice: _Dice, today: date) -> dict[str, Any]:
@@ -346,6 +365,7 @@ _GENERATORS: dict[str, _Generator] = {
     "wage_subsidy_coordination": _wage_subsidy,
     "bridging_benefit": _bridging_benefit,
     "message_to_jobcenter": _message,
+    "jobcenter_responsibility": _jobcenter_responsibility,
 }
 ANSWERABLE_QUESTIONS = frozenset(_GENERATORS)
 

@@ -208,6 +208,7 @@ class PolicyEngine:
                 "categories": list(question.categories),
                 "special_categories": list(question.special_categories),
                 "free_text": question.free_text,
+                "legal_basis": question.legal_basis.kind,
             }
             jobcenter = request.routed_jobcenter_id or (
                 consent.jobcenter_organisation_id if consent is not None else None
@@ -224,6 +225,10 @@ class PolicyEngine:
             )
             if consent is not None:
                 context["consent"] = _reference("Consent", consent.id)
+            if request.subject_registrar_id is not None:
+                context["subject_registrar"] = _reference(
+                    "Organisation", request.subject_registrar_id
+                )
         elif request.action.is_consent_action:
             if consent is None:
                 raise PolicyRequestError(f"{request.action.value} needs the consent's facts")

@@ -28,6 +28,7 @@ import jsonschema
 import yaml
 
 from gateway.policy.models import (
+    CONSENT,
     LABEL_LANGUAGES,
     QUESTION_LABEL_LANGUAGES,
     AdapterKind,
@@ -39,6 +40,7 @@ from gateway.policy.models import (
     FieldCategory,
     Jobcenter,
     JSONValue,
+    LegalBasis,
     Limits,
     Municipality,
     Purpose,
@@ -64,6 +66,8 @@ _RULE_ID = re.compile(r"^[a-z][a-z0-9_.]*$")
 _AGS = re.compile(r"^[0-9]{8}$")
 _DISTRICT_KEY = re.compile(r"^[0-9]{5}$")
 _JOBCENTER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# A statute is cited by its paragraph or article: "§ 50 Abs. 1 SGB II", "Art. 6 Abs. 1 ...".
+_CITATION = re.compile(r"^(§|Art\.) ?[0-9].{2,200}$")
 
 YamlPath = tuple[str | int, ...]
 
@@ -380,10 +384,11 @@ def _parse_question(
 ) -> QuestionType | None:
     entry = item.mapping(
         required=["id", "direction", "purpose", "categories", "deadline_days", "answer_schema"],
-        optional=["free_text", "labels", "parameters_schema"],
+        optional=["free_text", "labels", "parameters_schema", "legal_basis"],
     )
     if entry is None:
         return None
+    legal_basis = _parse_legal_basis(entry["legal_basis"]) if "legal_basis" in entry else CONSENT
     question_id = entry["id"].string(pattern=_ID)
     direction_text = entry["direction"].string()
     direction: Direction | None = None
@@ -450,6 +455,7 @@ def _parse_question(
         or answer_schema is None
         or answer_fields is None
         or ("parameters_schema" in entry and parameters_schema is None)
+        or legal_basis is None
     ):
         return None
     return QuestionType(
@@ -464,7 +470,19 @@ def _parse_question(
         free_text=free_text,
         labels=labels,
         answer_fields=tuple(answer_fields),
+        legal_basis=legal_basis,
     )
+
+
+def _parse_legal_basis(value: _Value) -> LegalBasis | None:
+    """``consent`` (the default), or ``{statute: <the paragraph>}``."""
+    if value.value == "consent":
+        return CONSENT
+    entry = value.mapping(required=["statute"])
+    if entry is None:
+        return None
+    citation = entry["statute"].string(pattern=_CITATION)
+    return None if citation is None else LegalBasis(statute=citation)
 
 
 @functools.cache

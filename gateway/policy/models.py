@@ -121,6 +121,33 @@ class FieldCategory:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LegalBasis:
+    """Why a question may be asked: the person's consent, or a statute.
+
+    A statutory question is decided without a consent; ``citation`` names the
+    paragraph (e.g. ``§ 50 Abs. 1 SGB II``) and goes into its audit events.
+    """
+
+    statute: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "consent" if self.statute is None else "statute"
+
+    @property
+    def needs_consent(self) -> bool:
+        return self.statute is None
+
+    def as_dict(self) -> dict[str, JSONValue]:
+        if self.statute is None:
+            return {"kind": "consent"}
+        return {"kind": "statute", "citation": self.statute}
+
+
+CONSENT = LegalBasis()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QuestionType:
     id: str
     direction: Direction
@@ -133,6 +160,7 @@ class QuestionType:
     free_text: bool
     labels: Mapping[str, str]
     answer_fields: tuple[FieldCategory, ...]
+    legal_basis: LegalBasis = CONSENT
 
     @property
     def optional_categories(self) -> tuple[str, ...]:
@@ -268,7 +296,9 @@ class PolicyRequest:
     this user asked about this person today before this one;
     ``free_text_allowed`` is the setting of the principal's organisation.
     ``routed_jobcenter_id`` is the jobcenter organisation a query was routed
-    to; when None, the consent's jobcenter.
+    to; when None, the consent's jobcenter. ``subject_registrar_id`` is the
+    organisation that registered the person: the rules of statutory questions
+    ask for it, as those run without a consent.
     """
 
     principal: Principal
@@ -281,6 +311,7 @@ class PolicyRequest:
     questions_today: int = 0
     free_text_allowed: bool = False
     routed_jobcenter_id: str | None = None
+    subject_registrar_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -353,6 +384,7 @@ def request_from_mapping(data: Mapping[str, JSONValue]) -> PolicyRequest:
         questions_today=reader.integer("questions_today", default=0),
         free_text_allowed=reader.boolean("free_text_allowed", default=False),
         routed_jobcenter_id=reader.optional_string("routed_jobcenter_id"),
+        subject_registrar_id=reader.optional_string("subject_registrar_id"),
     )
     principal.reject_unknown()
     reader.reject_unknown()
@@ -391,6 +423,7 @@ def request_to_mapping(request: PolicyRequest) -> dict[str, JSONValue]:
         "questions_today": request.questions_today,
         "free_text_allowed": request.free_text_allowed,
         "routed_jobcenter_id": request.routed_jobcenter_id,
+        "subject_registrar_id": request.subject_registrar_id,
     }
 
 

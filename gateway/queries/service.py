@@ -30,6 +30,7 @@ from adapters.base import (
     DeliveryOutcome,
     InboxAdapter,
     JobcenterAdapter,
+    LegalBasisSummary,
     PersonReference,
 )
 from adapters.registry import AdapterRegistry
@@ -48,7 +49,15 @@ from gateway.observability.metrics import Metrics
 from gateway.observability.tracing import current_traceparent, tracer
 from gateway.organisations import repository as organisations
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.models import Action, Decision, Direction, PolicyRequest, QuestionType
+from gateway.policy.models import (
+    CONSENT,
+    Action,
+    Decision,
+    Direction,
+    LegalBasis,
+    PolicyRequest,
+    QuestionType,
+)
 from gateway.policy.models import Principal as PolicyPrincipal
 from gateway.queries import repository
 from gateway.queries.models import Query, QueryStatus
@@ -56,6 +65,7 @@ from gateway.queries.schemas import QueryCreate
 from gateway.sealing import Sealer
 from gateway.subjects import repository as subjects
 from gateway.subjects import service as subject_service
+from gateway.subjects.models import Subject
 from gateway.webhooks.service import WebhookService
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -73,6 +83,14 @@ class Asked:
     query: Query
     replay: bool
     decision: Decision | None = None
+
+
+@dataclass(frozen=True)
+class StatutoryParties:
+    """The parties of a question a statute allows: no consent names them."""
+
+    registrar_id: str  # the organisation that registered the person
+    jobcenter_id: str | None  # the jobcenter responsible for the person's municipality
 
 
 def _request_hash(body: QueryCreate) -> str:
@@ -135,23 +153,37 @@ class QueryService:
                 slug="invalid-parameters",
                 errors=list(problems),
             )
-        if subjects.get(session, body.subject_id) is None:
+        subject = subjects.get(session, body.subject_id)
+        if subject is None:
             raise NotFound("No such subject.", slug="subject-not-found")
 
         direction = question.direction
-        with tracer.start_as_current_span("consent.check") as span:
-            consent = self._consent_for(
-                session,
-                subject_id=body.subject_id,
-                organisation_id=acting.organisation_id,
-                direction=direction,
-                purpose=body.purpose,
-            )
-            span.set_attribute("consent.found", consent is not None)
+        consent: Consent | None = None
+        # A statutory question runs without consent, between the organisation
+        # that registered the person and the jobcenter responsible for them.
+        statutory = (
+            self._statutory_parties(session, subject) if question.legal_basis.statute else None
+        )
+        if statutory is None:
+            with tracer.start_as_current_span("consent.check") as span:
+                consent = self._consent_for(
+                    session,
+                    subject_id=body.subject_id,
+                    organisation_id=acting.organisation_id,
+                    direction=direction,
+                    purpose=body.purpose,
+                )
+                span.set_attribute("consent.found", consent is not None)
         now = utcnow()
         with tracer.start_as_current_span("policy.decide") as span:
             decision = self._decide_ask(
-                session, acting=acting, question=question, body=body, consent=consent, now=now
+                session,
+                acting=acting,
+                question=question,
+                body=body,
+                consent=consent,
+                statutory=statutory,
+                now=now,
             )
             span.set_attribute("policy.allowed", decision.allowed)
             span.set_attribute("policy.reasons", list(decision.reasons))
@@ -182,11 +214,15 @@ class QueryService:
             next_attempt_at=None if reasons else now,
         )
         if not reasons:
-            assert consent is not None
+            if statutory is not None:
+                jobcenter_id, municipality_id = statutory.jobcenter_id, statutory.registrar_id
+            else:
+                assert consent is not None
+                jobcenter_id, municipality_id = consent.jobcenter_id, consent.grantee_id
             query.answerer_org_id = (
-                consent.jobcenter_id
+                jobcenter_id
                 if direction is Direction.MUNICIPALITY_ASKS_JOBCENTER
-                else consent.grantee_id
+                else municipality_id
             )
             query.adapter = self._adapter_for(session, query.answerer_org_id).kind
             if body.parameters:
@@ -214,7 +250,11 @@ class QueryService:
                 policy_version=decision.policy_version,
                 trace_id=trace_id,
                 hashes={"request": f"sha256:{request_hash}"},
-                details={"question": query.question, "direction": query.direction},
+                details={
+                    "question": query.question,
+                    "direction": query.direction,
+                    "legal_basis": question.legal_basis.as_dict(),
+                },
             ),
         )
         if not reasons:
@@ -254,6 +294,7 @@ class QueryService:
         question: QuestionType,
         body: QueryCreate,
         consent: Consent | None,
+        statutory: StatutoryParties | None,
         now: datetime,
     ) -> Decision:
         organisation = organisations.get_organisation(session, acting.organisation_id)
@@ -274,8 +315,42 @@ class QueryService:
                     since=_berlin_midnight(now),
                 ),
                 free_text_allowed=organisation.free_text_allowed,
+                routed_jobcenter_id=statutory.jobcenter_id if statutory else None,
+                subject_registrar_id=statutory.registrar_id if statutory else None,
             )
         )
+
+    def _statutory_parties(self, session: Session, subject: Subject) -> StatutoryParties:
+        """Who takes part in a statutory question about ``subject``: the organisation
+        that registered the person, and the jobcenter that ``routing.yaml`` makes
+        responsible for the person's municipality (None when there is none)."""
+        jobcenter_id: str | None = None
+        if subject.municipality_key:
+            responsible = self.engine.routing.jobcenter_for_municipality(
+                ags=subject.municipality_key
+            )
+            if responsible is not None:
+                found = organisations.find_organisation_by_key(session, responsible.key)
+                jobcenter_id = found.id if found is not None else None
+        return StatutoryParties(registrar_id=subject.registered_by, jobcenter_id=jobcenter_id)
+
+    def _legal_basis(self, query: Query) -> LegalBasis:
+        question = self.engine.catalogue.questions.get(query.question)
+        if question is None or query.consent_id is not None:
+            return CONSENT
+        return question.legal_basis
+
+    @staticmethod
+    def _registrar(session: Session, query: Query) -> str | None:
+        subject = subjects.get(session, query.subject_id)
+        return subject.registered_by if subject is not None else None
+
+    @staticmethod
+    def _jobcenter_side(query: Query) -> str | None:
+        """The jobcenter taking part in ``query``, whichever side asks."""
+        if query.direction == Direction.MUNICIPALITY_ASKS_JOBCENTER.value:
+            return query.answerer_org_id
+        return query.asker_org_id
 
     def _consent_for(
         self,
@@ -333,7 +408,8 @@ class QueryService:
             if query is None or query.status is not QueryStatus.RECEIVED:
                 return
             consent = consents.get(session, query.consent_id or "")
-            if consent is None or consent.status is not ConsentStatus.ACTIVE:
+            needs_consent = self._legal_basis(query).needs_consent
+            if needs_consent and (consent is None or consent.status is not ConsentStatus.ACTIVE):
                 self._end(session, query, QueryStatus.CANCELLED, reason="consent_not_active")
                 session.commit()
                 return
@@ -384,11 +460,12 @@ class QueryService:
         return self.retry_base * factor
 
     def _delivered_query(
-        self, session: Session, query: Query, consent: Consent, *, traceparent: str | None
+        self, session: Session, query: Query, consent: Consent | None, *, traceparent: str | None
     ) -> DeliveredQuery:
         subject = subjects.get(session, query.subject_id)
         assert subject is not None
         identity = subject_service.reveal(subject, sealer=self.sealer)
+        basis = self._legal_basis(query)
         answerer = organisations.get_organisation(session, query.answerer_org_id or "")
         answerer_key = (answerer.official_key if answerer else None) or ""
         parameters: dict[str, Any] = (
@@ -411,12 +488,15 @@ class QueryService:
                 birth_date=identity.birth_date,
                 jobcenter_customer_number=identity.jobcenter_customer_number,
             ),
-            consent=ConsentSummary(
+            consent=None
+            if consent is None
+            else ConsentSummary(
                 consent_id=consent.id,
                 purposes=tuple(consent.purposes),
                 categories=tuple(consent.categories),
                 valid_until=as_utc(consent.valid_until),
             ),
+            legal_basis=LegalBasisSummary(kind=basis.kind, citation=basis.statute),
             deadline=as_utc(query.deadline),
             parameters=parameters,
             callback_url=f"{self.issuer}/v1/adapter-callbacks/{answerer_key}",
@@ -479,7 +559,6 @@ class QueryService:
         if query is None or query.answerer_org_id != acting.organisation_id:
             raise NotFound("No such query.", slug="query-not-found")
         consent = consents.get(session, query.consent_id or "")
-        assert consent is not None
         if query.status is QueryStatus.CANCELLED:
             self.audit.record(
                 session,
@@ -511,12 +590,9 @@ class QueryService:
                 question_id=query.question,
                 purpose=query.purpose,
                 direction=Direction(query.direction),
-                consent=self.consents.facts(consent),
-                routed_jobcenter_id=(
-                    query.answerer_org_id
-                    if query.direction == Direction.MUNICIPALITY_ASKS_JOBCENTER.value
-                    else None
-                ),
+                consent=self.consents.facts(consent) if consent else None,
+                routed_jobcenter_id=self._jobcenter_side(query),
+                subject_registrar_id=self._registrar(session, query),
             )
         )
         if not decision.allowed:
@@ -545,13 +621,17 @@ class QueryService:
         trace_id: str | None = None,
     ) -> None:
         consent = consents.get(session, query.consent_id or "")
-        assert consent is not None
-        facts = self.consents.facts(consent)
-        reduced = self.engine.reduce_answer(
-            question_id=query.question, answer=answer, consent=facts
-        )
-        question = self.engine.question(question_id=query.question)
-        dropped = list(self.engine.drop_fields(question=question, consent=facts))
+        reduced = answer
+        dropped: list[str] = []
+        if consent is not None:
+            # Under a consent, only what it covers; under a statute, what the
+            # question's answer schema names (already validated).
+            facts = self.consents.facts(consent)
+            reduced = self.engine.reduce_answer(
+                question_id=query.question, answer=answer, consent=facts
+            )
+            question = self.engine.question(question_id=query.question)
+            dropped = list(self.engine.drop_fields(question=question, consent=facts))
         now = utcnow()
         query.answer_sealed = self.sealer.seal(
             canonical_bytes(reduced), context=f"queries/{query.id}/answer"

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from adapters.base import ConsentSummary, DeliveredQuery, PersonReference
+from adapters.base import ConsentSummary, DeliveredQuery, LegalBasisSummary, PersonReference
 from adapters.rest import query_to_json
 from adapters.simulator import create_app
 
@@ -147,3 +147,36 @@ def test_the_simulator_answers_what_the_contract_describes() -> None:
         assert refused.status_code == 404
         assert not list(contract_schema("Problem").iter_errors(refused.json()))
         assert not list(contract_schema("Health").iter_errors(client.get("/health").json()))
+
+
+def test_a_statutory_question_travels_without_consent_and_names_its_paragraph() -> None:
+    query = DeliveredQuery(
+        query_id="qry-2",
+        jobcenter_key="JC-08125",
+        question="jobcenter_responsibility",
+        purpose="benefit_coordination",
+        direction="municipality_asks_jobcenter",
+        person=PersonReference(
+            subject_id="sub-2",
+            given_name="Amina",
+            family_name="Exampleson",
+            birth_date=date(1990, 4, 12),
+        ),
+        consent=None,
+        legal_basis=LegalBasisSummary(kind="statute", citation="§ 50 Abs. 1 SGB II"),
+        deadline=datetime(2025, 12, 4, 23, 0, tzinfo=UTC),
+    )
+    delivered = query_to_json(query)
+    assert delivered["consent"] is None
+    assert delivered["legal_basis"] == {"kind": "statute", "citation": "§ 50 Abs. 1 SGB II"}
+    assert not [e.message for e in contract_schema("DeliveredQuery").iter_errors(delivered)]
+
+    with TestClient(create_app(), base_url="https://jobcenter.test") as client:
+        response = client.post(
+            "/queries", json=delivered, headers={"Idempotency-Key": delivered["query_id"]}
+        )
+    assert response.status_code == 200, response.text
+    answer = response.json()["answer"]
+    schemas = {q["id"]: q["answer_schema"] for q in CATALOGUE["questions"]}
+    assert not list(Draft202012Validator(schemas["jobcenter_responsibility"]).iter_errors(answer))
+    assert answer["responsible"] is True

@@ -38,8 +38,9 @@ def test_ask_answer_in_the_inbox_and_read_the_answer(site: Site, case: Case) -> 
     staff = site.signed_in(site.world.staff)
     form = manager.get(f"/web/persons/{case.subject}/queries/new")
     offered = form.options("question")
-    # The consent covers benefit coordination, asked by the municipality; nothing else.
-    assert offered == ["", "benefit_status", "assigned_contact"]
+    # The consent covers benefit coordination, asked by the municipality; nothing else,
+    # but the question a statute allows about a person the municipality registered.
+    assert offered == ["", "benefit_status", "jobcenter_responsibility", "assigned_contact"]
 
     query_id = asked_query_id(ask_question(manager, case.subject, "benefit_status"))
 

@@ -16,6 +16,7 @@ from gateway.policy.models import Direction, QuestionType
 from gateway.queries.models import Query, QueryStatus
 from gateway.queries.schemas import QueryCreate
 from gateway.queries.service import QueryCancelled
+from gateway.subjects.models import Subject
 from gateway.web import evidence, people, repository
 from gateway.web.composition import Web
 from gateway.web.dependencies import CheckedForm, CurrentViewer, Viewer, WebDep
@@ -36,8 +37,11 @@ def _direction(viewer: Viewer) -> Direction:
     return Direction.MUNICIPALITY_ASKS_JOBCENTER
 
 
-def _questions(web: Web, session: Session, viewer: Viewer, subject_id: str) -> list[QuestionType]:
-    """Questions of the viewer's side whose purpose an active consent about the person covers."""
+def _questions(web: Web, session: Session, viewer: Viewer, subject: Subject) -> list[QuestionType]:
+    """Questions of the viewer's side whose purpose an active consent about the person
+    covers, and those a statute allows about a person the viewer's organisation registered."""
+    subject_id = subject.id
+    own_case = subject.registered_by == viewer.organisation.id
     direction = _direction(viewer)
     purposes: set[str] = set()
     for consent_id in repository.consent_ids_about(
@@ -54,7 +58,8 @@ def _questions(web: Web, session: Session, viewer: Viewer, subject_id: str) -> l
     return [
         q
         for q in web.container.policy.catalogue.questions.values()
-        if q.direction is direction and q.purpose in purposes
+        if q.direction is direction
+        and (q.purpose in purposes if q.legal_basis.needs_consent else own_case)
     ]
 
 
@@ -67,7 +72,7 @@ def _ask_page(
     form: Form,
     status: int,
 ) -> Response:
-    questions = _questions(web, session, viewer, person.subject.id)
+    questions = _questions(web, session, viewer, person.subject)
     chosen = web.container.policy.catalogue.questions.get(form.text("question"))
     if chosen is not None and chosen not in questions:
         chosen = None
@@ -130,7 +135,7 @@ def ask(
         session, principal=viewer.principal, subject_id=subject_id, sealer=container.sealer
     )
     form = Form.from_data(data)
-    questions = {q.id: q for q in _questions(web, session, viewer, subject_id)}
+    questions = {q.id: q for q in _questions(web, session, viewer, person.subject)}
     question_id = form.choice("question", list(questions))
     key = form.text("idempotency_key") or secrets.token_urlsafe(16)
     parameters: dict[str, Any] | None = None
@@ -219,16 +224,14 @@ def inbox(request: Request, web: WebDep, viewer: CurrentViewer, session: Session
     names = Names(session)
     items = []
     for query in rows:
-        consent = web.container.consents.get(
-            session, principal=viewer.principal, consent_id=query.consent_id or ""
-        )
-        items.append(
-            {
-                "query": query_row(web, names, query, viewer.language),
-                "consent": consent_row(web, names, consent, viewer.language),
-                "check": evidence.check(web.container, session, consent),
-            }
-        )
+        item: dict[str, Any] = {"query": query_row(web, names, query, viewer.language)}
+        if query.consent_id is not None:  # else a statute allows the question
+            consent = web.container.consents.get(
+                session, principal=viewer.principal, consent_id=query.consent_id
+            )
+            item["consent"] = consent_row(web, names, consent, viewer.language)
+            item["check"] = evidence.check(web.container, session, consent)
+        items.append(item)
     return render(request, web, "queries/inbox.html", viewer=viewer, section="inbox", items=items)
 
 
@@ -268,15 +271,17 @@ def _detail_page(
     fields = []
     parameters: list[tuple[tuple[str, ...], Any]] = []
     if person is not None:
-        consent_model = container.consents.get(
-            session, principal=viewer.principal, consent_id=query.consent_id or ""
-        )
-        consent = consent_row(web, names, consent_model, viewer.language)
-        check = evidence.check(container, session, consent_model)
         question = container.policy.question(question_id=query.question)
-        removed = container.policy.drop_fields(
-            question=question, consent=container.consents.facts(consent_model)
-        )
+        removed: tuple[str, ...] = ()
+        if query.consent_id is not None:  # else a statute allows the question
+            consent_model = container.consents.get(
+                session, principal=viewer.principal, consent_id=query.consent_id
+            )
+            consent = consent_row(web, names, consent_model, viewer.language)
+            check = evidence.check(container, session, consent_model)
+            removed = container.policy.drop_fields(
+                question=question, consent=container.consents.facts(consent_model)
+            )
         fields = SchemaForm(question.answer_schema, prefix="answer", removed=removed).fields(
             form.values, form.errors
         )
