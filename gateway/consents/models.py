@@ -93,6 +93,14 @@ class EvidenceChannel(StrEnum):
     OWN_PHONE = "own_phone"
 
 
+class RepresentativeRelation(StrEnum):
+    """How a legal representative stands to the person (§ 1629 BGB parents, a guardian)."""
+
+    PARENT = "parent"
+    GUARDIAN = "guardian"  # Vormund
+    CARER = "carer"  # Pfleger, Ergänzungspfleger
+
+
 class RevocationChannel(StrEnum):
     """Who carried the person's withdrawal to the gateway."""
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.consents.models import EvidenceChannel
+from gateway.consents.models import EvidenceChannel, RepresentativeRelation
 from gateway.policy.models import Direction
 
 SHORT_TEXT = 200
@@ -25,6 +25,14 @@ class Attachment(BaseModel):
     data_base64: str = Field(min_length=4)
 
 
+class LegalRepresentative(BaseModel):
+    """Who gave the consent for a person below the age of capacity (``limits.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=SHORT_TEXT)
+    relation: RepresentativeRelation
+
+
 class Evidence(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel: EvidenceChannel
@@ -33,6 +41,7 @@ class Evidence(BaseModel):
     interpreter: Interpreter | None = None
     attachment: Attachment | None = None
     notes: str | None = Field(default=None, max_length=2000)
+    legal_representative: LegalRepresentative | None = None
 
 
 class ConsentTerms(BaseModel):
@@ -72,6 +81,13 @@ class StatusChangeRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+class GivenByPublic(BaseModel):
+    """``person``, or ``legal_representative`` with the ``relation`` (the name stays sealed)."""
+
+    role: str
+    relation: str | None = None
+
+
 class StatusReasonPublic(BaseModel):
     code: str
     text: str
@@ -105,6 +121,7 @@ class ConsentPublic(BaseModel):
     text_version: str
     text_sha256: str
     evidence_channel: str
+    given_by: GivenByPublic
     attachment_sha256: str | None
     recorded_at: datetime
     activated_at: datetime | None

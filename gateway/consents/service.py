@@ -64,6 +64,7 @@ from gateway.policy.models import Action, ConsentFacts, Direction, PolicyRequest
 from gateway.policy.models import ConsentStatus as PolicyConsentStatus
 from gateway.sealing import Sealer
 from gateway.subjects import repository as subjects
+from gateway.subjects import service as subject_service
 from gateway.subjects.models import Subject
 from gateway.webhooks.service import WebhookService
 
@@ -340,9 +341,11 @@ class ConsentService:
         acting = policy_principal(session, principal)
         grantee = organisations.get_organisation(session, acting.organisation_id)
         assert grantee is not None
-        if subjects.get(session, body.subject_id) is None:
+        subject = subjects.get(session, body.subject_id)
+        if subject is None:
             raise NotFound("No such subject.", slug="subject-not-found")
         self._check_terms(session, body, grantee_id=grantee.id)
+        self._check_capacity(subject, body.evidence)
         rendered = self.render_text(
             session,
             terms_language=body.language,
@@ -446,6 +449,7 @@ class ConsentService:
                     "channel": consent.evidence_channel.value,
                     "language": consent.language,
                     "text_version": consent.text_version,
+                    "given_by": self._given_by(evidence),
                     "status": consent.status.value,
                     "status_reason": _code(consent),
                     **({"previous": previous.id} if previous else {}),
@@ -602,10 +606,48 @@ class ConsentService:
         sealed = self.sealer.seal(data, context=f"consents/{consent_id}/attachment")
         return hashlib.sha256(data).hexdigest(), sealed
 
+    def _check_capacity(self, subject: Subject, evidence: Evidence) -> None:
+        """Below the age of capacity (``limits.yaml``, § 36 SGB I) on the day, a legal
+        representative gives the consent, and the evidence must name them."""
+        capacity_age = self.engine.limits.consent_capacity_age
+        born = subject_service.reveal(subject, sealer=self.sealer).birth_date
+        if age_on(utcnow().astimezone(BERLIN).date(), born=born) >= capacity_age:
+            return
+        if evidence.legal_representative is None:
+            raise Unprocessable(
+                f"The person is under {capacity_age} today: a legal representative gives the "
+                "consent, named with their relation in evidence.legal_representative.",
+                slug="legal-representative-required",
+                capacity_age=capacity_age,
+            )
+
+    @staticmethod
+    def _given_by(evidence: Evidence) -> dict[str, str]:
+        representative = evidence.legal_representative
+        if representative is None:
+            return {"role": "person"}
+        return {"role": "legal_representative", "relation": representative.relation.value}
+
+    def given_by(self, consent: Consent) -> dict[str, str]:
+        """Who gave ``consent``: the person, or a legal representative (relation only)."""
+        if consent.evidence_sealed is None:
+            return {"role": "person"}
+        private = json.loads(
+            self.sealer.open(consent.evidence_sealed, context=f"consents/{consent.id}/evidence")
+        )
+        representative = private.get("legal_representative")
+        if not representative:
+            return {"role": "person"}
+        return {"role": "legal_representative", "relation": representative["relation"]}
+
     def _evidence_sealed(self, evidence: Evidence, *, consent_id: str) -> str | None:
+        representative = evidence.legal_representative
         private = {
             "interpreter": evidence.interpreter.model_dump() if evidence.interpreter else None,
             "notes": evidence.notes,
+            "legal_representative": representative.model_dump(mode="json")
+            if representative
+            else None,
         }
         if not any(private.values()):
             return None
@@ -965,6 +1007,11 @@ class ConsentService:
                 hook(session, consent, "expired")
             self._notify(session, consent, "consent.expired")
         return len(due)
+
+
+def age_on(day: date, *, born: date) -> int:
+    """Whole years of age on ``day``; a 29 February birthday counts from 1 March."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def _code(consent: Consent) -> str | None:

@@ -29,6 +29,7 @@ import yaml
 
 from gateway.policy.models import (
     CONSENT,
+    CONSENT_CAPACITY_AGE,
     LABEL_LANGUAGES,
     QUESTION_LABEL_LANGUAGES,
     AdapterKind,
@@ -679,19 +680,26 @@ def _parse_limits(doc: YamlDocument, problems: _Problems) -> Limits | None:
             "questions_per_user_per_subject_per_day",
             "consent_max_validity_days",
             "answer_retention_days",
-        ]
+        ],
+        optional=["consent_capacity_age"],
     )
     if root is None:
         return None
     per_day = root["questions_per_user_per_subject_per_day"].integer(minimum=1, maximum=10_000)
     max_days = root["consent_max_validity_days"].integer(minimum=1, maximum=1100)
     retention = root["answer_retention_days"].integer(minimum=1, maximum=365)
-    if per_day is None or max_days is None or retention is None:
+    capacity = (
+        root["consent_capacity_age"].integer(minimum=0, maximum=18)
+        if "consent_capacity_age" in root
+        else CONSENT_CAPACITY_AGE
+    )
+    if per_day is None or max_days is None or retention is None or capacity is None:
         return None
     return Limits(
         questions_per_user_per_subject_per_day=per_day,
         consent_max_validity_days=max_days,
         answer_retention_days=retention,
+        consent_capacity_age=capacity,
     )
 
 

@@ -192,11 +192,16 @@ class Catalogue:
         return frozenset(c.id for c in self.categories.values() if c.special)
 
 
+#: § 36 Abs. 1 SGB I: from 15 a person acts on their own in social law.
+CONSENT_CAPACITY_AGE = 15
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
     questions_per_user_per_subject_per_day: int
     consent_max_validity_days: int = 730
     answer_retention_days: int = 30
+    consent_capacity_age: int = CONSENT_CAPACITY_AGE
 
 
 # --------------------------------------------------------------------------

@@ -19,8 +19,14 @@ from datetime import date, timedelta
 from sqlmodel import Session, col, select
 
 from gateway.clock import utcnow
-from gateway.consents.models import EvidenceChannel
-from gateway.consents.schemas import Attachment, ConsentCreate, Evidence, Interpreter
+from gateway.consents.models import EvidenceChannel, RepresentativeRelation
+from gateway.consents.schemas import (
+    Attachment,
+    ConsentCreate,
+    Evidence,
+    Interpreter,
+    LegalRepresentative,
+)
 from gateway.consents.service import BERLIN, MAX_ATTACHMENT_BYTES
 from gateway.errors import GatewayError
 from gateway.organisations import repository as organisations
@@ -40,6 +46,8 @@ TERM_FIELDS = (
     "channel",
     "interpreter_language",
     "interpreter_name",
+    "representative_name",
+    "representative_relation",
 )
 LIST_FIELDS = ("purposes", "categories", "explicit", "directions")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -61,6 +69,13 @@ FIELD_OF_SLUG = {
     "validity-in-past": ("valid_until", N_("The date lies in the past.")),
     "validity-too-long": ("valid_until", N_("A consent may last at most %(count)s days.")),
     "unsupported-language": ("language", N_("Please choose one of the offered options.")),
+    "legal-representative-required": (
+        "representative_name",
+        N_(
+            "The person is under %(count)s: the legal representative gives the consent. "
+            "Please name them and their relation to the person."
+        ),
+    ),
 }
 
 
@@ -75,6 +90,7 @@ class Terms:
     language: str
     channel: EvidenceChannel
     interpreter: Interpreter | None
+    representative: LegalRepresentative | None = None
 
 
 def jobcenters(session: Session) -> list[Organisation]:
@@ -145,6 +161,13 @@ def parse_terms(
         form.fail(name, N_("Give the interpreter's name and language, or neither."))
     if interpreter_language and interpreter_language not in languages:
         form.fail("interpreter_language", N_("Please choose one of the offered options."))
+    representative_name = form.optional("representative_name")
+    relation = form.optional("representative_relation", max_length=20)
+    if bool(representative_name) != bool(relation):
+        name = "representative_name" if relation else "representative_relation"
+        form.fail(name, N_("Give the representative's name and relation, or neither."))
+    if relation and relation not in {r.value for r in RepresentativeRelation}:
+        form.fail("representative_relation", N_("Please choose one of the offered options."))
     if not form.ok:
         return None
     if jobcenter_id is None or valid_until is None or language is None or channel is None:
@@ -161,6 +184,11 @@ def parse_terms(
         interpreter=(
             Interpreter(language=interpreter_language, name=interpreter_name)
             if interpreter_language and interpreter_name
+            else None
+        ),
+        representative=(
+            LegalRepresentative(name=representative_name, relation=RepresentativeRelation(relation))
+            if representative_name and relation
             else None
         ),
     )
@@ -184,6 +212,7 @@ def parse_evidence(form: Form, terms: Terms) -> Evidence | None:
         text_sha256=text_sha256,
         interpreter=terms.interpreter,
         attachment=attachment,
+        legal_representative=terms.representative,
     )
 
 
@@ -230,5 +259,6 @@ def place_error(form: Form, exc: GatewayError) -> bool:
         name,
         text,
         **({"count": exc.extensions["max_days"]} if "max_days" in exc.extensions else {}),
+        **({"count": exc.extensions["capacity_age"]} if "capacity_age" in exc.extensions else {}),
     )
     return True

@@ -31,6 +31,7 @@ class EvidenceCheck:
     signature: str  # "verified", "mismatch" or "none"
     receipt_verified: bool
     receipt_kid: str | None
+    representative: str | None = None  # the relation, when a legal representative consented
 
 
 def signature_png(container: Container, consent: Consent) -> bytes | None:
@@ -72,4 +73,9 @@ def check(container: Container, session: Session, consent: Consent) -> EvidenceC
         verified = True
     except (JoseError, ValueError):
         verified = False
-    return EvidenceCheck(signature=signature, receipt_verified=verified, receipt_kid=signed.kid)
+    return EvidenceCheck(
+        signature=signature,
+        receipt_verified=verified,
+        receipt_kid=signed.kid,
+        representative=container.consents.given_by(consent).get("relation"),
+    )

@@ -137,6 +137,12 @@ EVIDENCE_LABELS: Mapping[str, str] = {
     "paper_signature": N_("Signature on paper"),
 }
 
+REPRESENTATIVE_LABELS: Mapping[str, str] = {
+    "parent": N_("Parent"),
+    "guardian": N_("Guardian (Vormund)"),
+    "carer": N_("Carer (Pfleger)"),
+}
+
 REVOCATION_LABELS: Mapping[str, str] = {
     "in_person": N_("in person"),
     "phone": N_("by phone"),

@@ -81,6 +81,7 @@ class Pages:
                 status_badges=labels.STATUS_BADGES,
                 evidence_labels=labels.EVIDENCE_LABELS,
                 revocation_labels=labels.REVOCATION_LABELS,
+                representative_labels=labels.REPRESENTATIVE_LABELS,
                 direction_labels=labels.DIRECTION_LABELS,
                 role_labels=labels.ROLE_LABELS,
                 measure_labels=labels.MEASURE_LABELS,

@@ -161,6 +161,16 @@ FAR = (TODAY + timedelta(days=800)).isoformat()
             "Give the interpreter's name and language, or neither.",
         ),
         ({"channel": "telepathy"}, "channel", "Please choose one of the offered options."),
+        (
+            {"representative_name": "Frau Kaya"},
+            "representative_relation",
+            "Give the representative's name and relation, or neither.",
+        ),
+        (
+            {"representative_name": "Frau Kaya", "representative_relation": "neighbour"},
+            "representative_relation",
+            "Please choose one of the offered options.",
+        ),
     ],
 )
 def test_the_terms_form_names_the_wrong_field_and_keeps_the_choices(
@@ -181,6 +191,35 @@ def test_the_terms_form_names_the_wrong_field_and_keeps_the_choices(
     for name, typed in _terms(**changes).items():
         assert page.shows_again(name, typed), (name, page.value(name))
     assert changed_tables(before, site.state()) == []
+
+
+def test_a_child_under_15_consents_through_a_legal_representative(site: Site) -> None:
+    manager = site.signed_in(site.world.manager)
+    child = register_person(
+        manager,
+        given_name="Elif",
+        family_name="Kaya",
+        birth_date=TODAY.replace(year=TODAY.year - 10, day=min(TODAY.day, 28)).isoformat(),
+    )
+    before = site.state()
+    refused = record_consent(manager, child)
+    assert refused.status == 400
+    assert refused.field_error("representative_name") == (
+        "The person is under 15: the legal representative gives the consent. "
+        "Please name them and their relation to the person."
+    )
+    assert changed_tables(before, site.state()) == []
+
+    recorded = record_consent(
+        manager, child, representative_name="Samira Kaya", representative_relation="parent"
+    )
+    consent_id = recorded_consent_id(recorded)
+    detail = manager.get(recorded.location).main_text()
+    assert "Given by" in detail
+    assert "the legal representative (Parent)" in detail
+    assert "Samira" not in detail  # the name stays in the sealed evidence
+    event = event_about(site.container.engine, "consent.granted", consent_id)
+    assert event["details"]["given_by"] == {"role": "legal_representative", "relation": "parent"}
 
 
 def test_a_jobcenter_that_is_not_offered_is_refused(site: Site, subject: str) -> None:

@@ -41,6 +41,7 @@ def _options(web: Web, session: Session, viewer: Viewer) -> dict[str, Any]:
             for c in sorted(catalogue.special_categories())
         ],
         "jobcenter_options": [(o.id, o.name) for o in capture.jobcenters(session)],
+        "capacity_age": web.container.policy.limits.consent_capacity_age,
         "language_options": [
             (code, LANGUAGE_NAMES.get(code, code)) for code in web.container.consent_texts.languages
         ],
