@@ -59,6 +59,7 @@ from gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, NotFou
 from gateway.ids import new_id
 from gateway.organisations import repository as organisations
 from gateway.organisations.models import Organisation, OrganisationKind
+from gateway.pagination import visible_page
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.models import Action, ConsentFacts, Direction, PolicyRequest
 from gateway.policy.models import ConsentStatus as PolicyConsentStatus
@@ -256,20 +257,22 @@ class ConsentService:
     ) -> tuple[list[Consent], str | None]:
         principal.require(Scope.CONSENTS_READ)
         acting = policy_principal(session, principal)
-        rows = repository.visible_to(
-            session,
-            organisation_id=acting.organisation_id,
-            everything=acting.organisation_kind.value == OrganisationKind.OPERATOR.value,
-            subject_id=subject_id,
-            statuses=statuses,
-            after=cursor,
-            limit=limit + 1,
-        )
         # The query narrows by organisation; the policy has the last word on each row.
-        visible = [c for c in rows if self._decide(session, principal, Action.READ_CONSENT, c)]
-        more = len(rows) > limit
-        page = visible[:limit]
-        return page, (rows[limit - 1].id if more else None)
+        return visible_page(
+            lambda after, size: repository.visible_to(
+                session,
+                organisation_id=acting.organisation_id,
+                everything=acting.organisation_kind.value == OrganisationKind.OPERATOR.value,
+                subject_id=subject_id,
+                statuses=statuses,
+                after=after,
+                limit=size,
+            ),
+            lambda consent: self._decide(session, principal, Action.READ_CONSENT, consent),
+            lambda consent: consent.id,
+            after=cursor,
+            limit=limit,
+        )
 
     # -- use --------------------------------------------------------------------
 

@@ -73,6 +73,20 @@ def visible(
     return list(session.exec(query.order_by(col(Query.id)).limit(limit)).all())
 
 
+def answered_under_consent(session: Session, consent_id: str) -> list[Query]:
+    """Queries under a consent whose answer the gateway still holds or has delivered."""
+    return list(
+        session.exec(
+            select(Query)
+            .where(
+                Query.consent_id == consent_id,
+                or_(col(Query.answer_sealed).is_not(None), col(Query.delivered_at).is_not(None)),
+            )
+            .order_by(col(Query.id))
+        ).all()
+    )
+
+
 def open_under_consent(session: Session, consent_id: str) -> list[Query]:
     return list(
         session.exec(

@@ -48,6 +48,7 @@ from gateway.ids import new_id
 from gateway.observability.metrics import Metrics
 from gateway.observability.tracing import current_traceparent, tracer
 from gateway.organisations import repository as organisations
+from gateway.pagination import visible_page
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.models import (
     CONSENT,
@@ -69,6 +70,9 @@ from gateway.subjects.models import Subject
 from gateway.webhooks.service import WebhookService
 
 BERLIN = ZoneInfo("Europe/Berlin")
+# Why answers go when a consent is withdrawn or revoked, and why recipients are told.
+ERASURE_BASIS = "Art. 17 Abs. 1 Buchst. b DSGVO"
+NOTICE_BASIS = "Art. 17 Abs. 1 Buchst. b, Art. 19 DSGVO"
 logger = structlog.get_logger(__name__)
 
 
@@ -790,17 +794,20 @@ class QueryService:
             except ValueError as exc:
                 raise BadRequest(f"Unknown status '{status}'.", slug="invalid-status") from exc
             answering_only = False
-        rows = repository.visible(
-            session,
-            organisation_id=principal.organisation_id,
-            statuses=statuses,
-            answering_only=answering_only,
+        return visible_page(
+            lambda after, size: repository.visible(
+                session,
+                organisation_id=principal.organisation_id,
+                statuses=statuses,
+                answering_only=answering_only,
+                after=after,
+                limit=size,
+            ),
+            lambda query: self._may_see(session, principal, query),
+            lambda query: query.id,
             after=cursor,
-            limit=limit + 1,
+            limit=limit,
         )
-        more = len(rows) > limit
-        page = [q for q in rows[:limit] if self._may_see(session, principal, q)]
-        return page, (rows[limit - 1].id if more else None)
 
     def cancel(
         self, session: Session, *, principal: Principal, query_id: str, trace_id: str | None = None
@@ -864,9 +871,65 @@ class QueryService:
         )
 
     def on_consent_end(self, session: Session, consent: Consent, why: str) -> None:
-        """Revocation or expiry: open queries are cancelled, undelivered answers stopped."""
+        """The consent ended or was paused: open queries are cancelled, undelivered answers
+        stopped. On withdrawal or revocation the answers themselves go, too (GDPR Art. 17):
+        the gateway deletes those it holds, one audit event each, and asks every organisation
+        that received answers under the consent to delete them (Art. 19), by a signed webhook."""
+        if why in {ConsentStatus.WITHDRAWN.value, ConsentStatus.REVOKED.value}:
+            self._erase_answers(session, consent, reason=f"consent_{why}")
         for query in repository.open_under_consent(session, consent.id):
             self._end(session, query, QueryStatus.CANCELLED, reason=f"consent_{why}")
+
+    def _erase_answers(self, session: Session, consent: Consent, *, reason: str) -> None:
+        received: dict[str, list[str]] = {}
+        for query in repository.answered_under_consent(session, consent.id):
+            if query.delivered_at is not None:
+                received.setdefault(query.asker_org_id, []).append(query.id)
+            if query.answer_sealed is None:
+                continue  # deleted before, at the end of its retention
+            query.answer_sealed = None
+            session.add(query)
+            self.audit.record(
+                session,
+                AuditEvent(
+                    type="query.answer_deleted",
+                    subject_id=query.subject_id,
+                    consent_id=query.consent_id,
+                    query_id=query.id,
+                    purpose=query.purpose,
+                    reasons=(reason,),
+                    hashes={"answer": f"sha256:{query.answer_sha256}"},
+                    details={"legal_basis": ERASURE_BASIS},
+                ),
+            )
+        for organisation_id, query_ids in sorted(received.items()):
+            notices = self.webhooks.enqueue(
+                session,
+                organisation_ids=[organisation_id],
+                event_type="consent.deletion_requested",
+                data={
+                    "consent_id": consent.id,
+                    "subject_id": consent.subject_id,
+                    "status": consent.status.value,
+                    "query_ids": query_ids,
+                    "legal_basis": NOTICE_BASIS,
+                },
+            )
+            self.audit.record(
+                session,
+                AuditEvent(
+                    type="consent.deletion_requested",
+                    subject_id=consent.subject_id,
+                    consent_id=consent.id,
+                    reasons=(reason,),
+                    details={
+                        "recipient": organisation_id,
+                        "query_ids": query_ids,
+                        "webhooks": notices,
+                        "legal_basis": NOTICE_BASIS,
+                    },
+                ),
+            )
 
     # -- the scheduler ---------------------------------------------------------------------------
 

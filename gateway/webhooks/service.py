@@ -46,6 +46,7 @@ EVENT_TYPES = (
     "consent.paused",
     "consent.resumed",
     "consent.expired",
+    "consent.deletion_requested",
     "query.routed",
     "query.answered",
     "query.cancelled",
