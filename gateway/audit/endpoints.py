@@ -44,6 +44,7 @@ def _cursor(value: str | None) -> int:
 @router.get("/events")
 def list_events(
     principal: CurrentPrincipal,
+    container: ContainerDep,
     session: SessionDep,
     subject: str | None = None,
     organisation: str | None = None,
@@ -64,6 +65,7 @@ def list_events(
             # Another organisation's events do not exist for this caller.
             return {"items": [], "next": None}
         organisation = principal.organisation_id
+    container.audit.integrate(session)
     rows = repository.find_events(
         session,
         EventFilter(
@@ -121,6 +123,7 @@ def subject_access_report(
 @router.get("/anomalies")
 def anomaly_report(
     principal: CurrentPrincipal,
+    container: ContainerDep,
     session: SessionDep,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -130,6 +133,7 @@ def anomaly_report(
     end = until or utcnow()
     start = since or end - timedelta(days=30)
     visible = _visible_organisations(session, principal)
+    container.audit.integrate(session)
     findings = [
         finding
         for organisation in (sorted(visible) if visible is not None else [None])

@@ -1,15 +1,23 @@
-"""Tables of the audit trail. Both are append-only; the database refuses UPDATE and DELETE.
+"""Tables of the audit trail.
 
-``event`` holds the RFC 8785 canonical JSON of the event, the exact bytes that
-are hashed. The other columns of ``audit_events`` repeat fields of the event so
-that data protection officers can filter; the verifier checks they agree.
+``audit_events`` and ``audit_checkpoints`` are append-only; the database
+refuses UPDATE and DELETE. ``event`` holds the RFC 8785 canonical JSON of the
+event, the exact bytes that are hashed. The other columns of ``audit_events``
+repeat fields of the event so that data protection officers can filter; the
+verifier checks they agree.
+
+``audit_pending`` holds events accepted durably (in the transaction of the
+change they record) but not yet integrated into the chain: the sequencer
+moves them into ``audit_events`` in batches, in the manner of RFC 9162's
+"maximum merge delay". Rows there carry no ``seq`` or ``prev`` yet and are
+deleted once integrated; the database refuses to UPDATE them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Text
+from sqlalchemy import BigInteger, Column, DateTime, Integer, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -44,3 +52,18 @@ class AuditCheckpointRow(SQLModel, table=True):
     # 2.1.1 decomposition), so the next checkpoint extends this one instead of
     # rehashing every leaf.
     frontier: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditPendingRow(SQLModel, table=True):
+    __tablename__ = "audit_pending"
+
+    # SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    # RFC 8785 JSON of the event without ``seq`` and ``prev`` (known only once sequenced).
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import rfc8785 as _jcs
 
 SAFE_INTEGER = 2**53 - 1
@@ -78,6 +80,50 @@ def parse_canonical(text: str) -> tuple[Any, bytes]:
     value = json.loads(text)
     result: bytes = _jcs.dumps(value)
     return value, result
+
+
+def parse_canonical_batch(texts: Sequence[str]) -> list[Any] | None:
+    """Parse many stored documents that are all canonical, or return None.
+
+    Verification's fast path. Each text is parsed on its own (it must be one
+    JSON value), the canonical form of the whole list is produced by one call
+    and compared with the texts joined by commas. Equal strings mean every
+    text equals its own canonical form: were some text different from it, the
+    first such one and its canonical form would start at the same offset and
+    one would be a proper prefix of the other, which two single JSON values
+    that parse alike cannot be (and whitespace around a text shows as a
+    difference). For ASCII documents without fractions orjson's output with
+    sorted keys is RFC 8785's, and integers beyond ±2^53 are refused. Numbers
+    with a fraction or an exponent are written differently by the two (``1.0``
+    against ``1``, ``1e21`` against ``1e+21``), so a document holding one goes
+    to the full implementation (the gateway writes none). None sends the
+    caller to ``parse_canonical`` one by one, which names what is wrong.
+    """
+    joined = "[" + ",".join(texts) + "]"
+    if not joined.isascii():
+        return None
+    try:
+        values = list(map(orjson.loads, texts))
+        dumped = orjson.dumps(values, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return None
+    if dumped != joined.encode("ascii") or _holds_a_float(values):
+        return None
+    return values
+
+
+def _holds_a_float(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float:
+            return True
+    return False
 
 
 def payload_hash(value: Any) -> str:

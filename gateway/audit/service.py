@@ -1,31 +1,56 @@
 """Writing the audit trail, signing checkpoints, and serving proofs.
 
-An event is appended in the transaction of the change it records (the caller
-passes its session and commits). Appends are serialised by
-``repository.lock_chain``; each event carries its ``seq`` and the leaf hash of
-its predecessor (``prev``), so gaps and reorderings show even between
-checkpoints. A checkpoint (signed tree head) is written every
-``checkpoint_every`` events or when the last one is older than
-``checkpoint_seconds``, whichever comes first.
+An event is accepted in the transaction of the change it records (the caller
+passes its session and commits), so it is durable exactly when the change is.
+Each event carries its ``seq`` and the leaf hash of its predecessor (``prev``),
+so gaps and reorderings show even between checkpoints; assigning those is
+*sequencing*, serialised by ``repository.lock_chain``.
+
+- SQLite: every transaction holds the database's write lock from its start,
+  so ``record`` sequences the event at once, in the writer's transaction.
+- PostgreSQL: holding the chain lock until the writer commits would let one
+  request commit at a time. ``record`` instead inserts the event into
+  ``audit_pending`` without any lock, and a sequencer integrates pending
+  events in batches under the lock, the way an RFC 9162 log accepts entries
+  and merges them into its tree within a maximum merge delay. The sequencer
+  runs right after a writer's commit (writers of one process share runs, and
+  each waits until a run that started after its commit is done, so a request
+  returns with its event in the chain), on every scheduler tick, and before
+  every read of the trail. An event whose writer died after committing stays
+  pending until the next run integrates it: nothing committed is lost.
+
+A checkpoint (signed tree head) is written every ``checkpoint_every`` events
+or when the oldest unsigned one is older than ``checkpoint_seconds``,
+whichever comes first.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from joserfc import jws
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from gateway.audit import repository, rfc9162
-from gateway.audit.models import AuditCheckpointRow, AuditEventRow
+from gateway.audit.models import AuditCheckpointRow
 from gateway.audit.rfc8785 import canonical_bytes
 from gateway.clock import as_utc, utcnow
 from gateway.errors import NotFound
 from gateway.keys import KeyPurpose, KeyStore
 from gateway.observability.tracing import tracer
+
+logger = structlog.get_logger(__name__)
 
 GENESIS_PREV = "0" * 64
 
@@ -121,6 +146,109 @@ def _frontier_from_row(row: AuditCheckpointRow | None) -> rfc9162.Frontier:
     return rfc9162.Frontier(row.tree_size, hashes)
 
 
+# Pending events integrated per sequencer transaction: bounds its duration and memory.
+SEQUENCE_BATCH = 2000
+# How long a writer waits after its commit for its event to enter the chain. After that
+# the event stays pending (it is durable) and the next run integrates it.
+INTEGRATE_WAIT_SECONDS = 10.0
+
+_PENDING_TRAIL = "gateway.audit.pending_trail"
+_COMMITTED = "gateway.audit.committed"
+
+
+class _SharedRuns:
+    """One run of the sequencer at a time per process, shared by the threads that need one.
+
+    ``run_after_now`` returns once a run that *started after the call* has
+    finished (the caller's committed event is then in the chain): callers that
+    arrive while a run is going wait for the next one, which one of them
+    leads for all, like a database's group commit.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._running = False
+        self._started = 0
+        self._finished = 0
+
+    def run_after_now(self, work: Callable[[], object], *, timeout: float) -> bool:
+        """False when no such run finished within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            needed = self._started + 1
+            while True:
+                if self._finished >= needed:
+                    return True
+                if not self._running:
+                    break  # lead the run: it starts after the call
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            self._running = True
+            self._started += 1
+            mine = self._started
+        try:
+            work()
+        finally:
+            with self._changed:
+                self._running = False
+                self._finished = mine
+                self._changed.notify_all()
+        return True
+
+
+class _Tree:
+    """The end of the chain while a batch is appended: head, unsigned leaves, their frontier.
+
+    The frontier (RFC 9162 subtree roots) is built only when a checkpoint is
+    signed: from the latest checkpoint's stored frontier plus the leaves since.
+    """
+
+    def __init__(self, session: Session, *, head: repository.ChainHead | None) -> None:
+        self._session = session
+        self._checkpoint = repository.latest_checkpoint(session)
+        self.head_size = head.seq if head else 0
+        self.size = self.head_size
+        self.signed = self._checkpoint.tree_size if self._checkpoint else 0
+        self._frontier: rfc9162.Frontier | None = None
+        self._unmerged: list[bytes] = []  # leaves of this batch not yet in the frontier
+        self._times: list[datetime] = []  # occurred_at of this batch's events, in order
+
+    @property
+    def unsigned(self) -> int:
+        return self.size - self.signed
+
+    def add(self, leaf: bytes, occurred_at: datetime) -> None:
+        self._unmerged.append(leaf)
+        self._times.append(occurred_at)
+        self.size += 1
+
+    def oldest_unsigned(self) -> datetime | None:
+        if self.signed < self.head_size:
+            return repository.occurred_at(self._session, self.signed + 1)
+        index = self.signed - self.head_size
+        return self._times[index] if index < len(self._times) else None
+
+    def frontier_for_signing(self) -> rfc9162.Frontier:
+        if self._frontier is None:
+            self._frontier = _frontier_from_row(self._checkpoint)
+            for stored in repository.leaf_hashes(
+                self._session, after=self._frontier.size, upto=self.head_size
+            ):
+                self._frontier.append(bytes.fromhex(stored))
+        for leaf in self._unmerged:
+            self._frontier.append(leaf)
+        self._unmerged.clear()
+        self.signed = self.size
+        return self._frontier
+
+
+def _engine_of(session: OrmSession) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
 class AuditTrail:
     """The gateway's audit trail; one instance per process, sessions passed per call."""
 
@@ -128,73 +256,162 @@ class AuditTrail:
         self._keys = keys
         self._every = checkpoint_every
         self._max_age = timedelta(seconds=checkpoint_seconds)
+        self._runs = _SharedRuns()
 
-    def record(self, session: Session, event: AuditEvent) -> int:
-        """Append ``event`` in the caller's transaction; returns its sequence number."""
+    def record(self, session: Session, event: AuditEvent) -> int | None:
+        """Accept ``event`` in the caller's transaction.
+
+        Returns its sequence number when it was sequenced at once (SQLite),
+        None when it waits in ``audit_pending`` for the sequencer (PostgreSQL),
+        which integrates it after the caller commits.
+        """
         with tracer.start_as_current_span("audit.append", attributes={"audit.type": event.type}):
-            return self._record(session, event)
+            now = utcnow()
+            body = {"time": format_time(now), **event.body()}
+            if repository.holds_lock_itself(session):
+                size, _ = self._append(session, [(body, now)], now=now, check_age=True)
+                return size
+            repository.add_pending(
+                session, body=canonical_bytes(body).decode("utf-8"), occurred_at=now
+            )
+            session.info[_PENDING_TRAIL] = self
+            return None
 
-    def _record(self, session: Session, event: AuditEvent) -> int:
-        repository.lock_chain(session)
-        head = repository.head(session)
-        seq = head.seq + 1 if head else 1
-        now = utcnow()
-        document = {
-            "seq": seq,
-            "prev": head.leaf_hash if head else GENESIS_PREV,
-            "time": format_time(now),
-            **event.body(),
-        }
-        leaf = rfc9162.leaf_hash(canonical_bytes(document)).hex()
-        repository.add_event(
-            session,
-            AuditEventRow(
-                seq=seq,
-                event=canonical_bytes(document).decode("utf-8"),
-                leaf_hash=leaf,
-                event_type=event.type,
-                occurred_at=now,
-                organisation_id=event.actor.organisation_id,
-                user_id=event.actor.user_id,
-                client_id=event.actor.client_id,
-                subject_id=event.subject_id,
-                consent_id=event.consent_id,
-                purpose=event.purpose,
-                decision=event.decision,
-            ),
-        )
-        self._checkpoint_if_due(session, tree_size=seq, now=now)
-        return seq
+    def integrate(self, session: Session) -> None:
+        """Sequence every pending event, so a read that follows sees the whole trail."""
+        if repository.holds_lock_itself(session):
+            self._integrate_in(session, now=utcnow(), check_age=False)
+        else:
+            self._runs.run_after_now(
+                lambda: self._sequence_all(_engine_of(session)), timeout=INTEGRATE_WAIT_SECONDS
+            )
 
     def checkpoint_if_due(self, session: Session, *, force: bool = False) -> Checkpoint | None:
-        """Sign a tree head over every event so far if one is due (or ``force``d, for exports).
+        """Integrate pending events, then sign a tree head over every event if one is due.
 
-        Returns None when the latest checkpoint already covers every event.
+        ``force`` signs even when neither the count nor the age is reached
+        (exports need a checkpoint over everything). Returns None when the
+        latest checkpoint already covers every event. On PostgreSQL the
+        sequencer commits on its own; the caller's session sees the result.
         """
-        repository.lock_chain(session)
-        head = repository.head(session)
-        if head is None:
-            return None
-        return self._checkpoint_if_due(session, tree_size=head.seq, now=utcnow(), force=force)
+        if repository.holds_lock_itself(session):
+            return self._integrate_in(session, now=utcnow(), check_age=True, force=force)
+        return self._sequence_all(_engine_of(session), force=force)
 
-    def _checkpoint_if_due(
-        self, session: Session, *, tree_size: int, now: datetime, force: bool = False
+    def after_commit(self, session: OrmSession) -> None:
+        """Called once a writer's transaction with pending events has committed."""
+        try:
+            if not self._runs.run_after_now(
+                lambda: self._sequence_all(_engine_of(session)), timeout=INTEGRATE_WAIT_SECONDS
+            ):
+                logger.warning("audit_sequencing_waited_too_long")
+        except Exception as exc:
+            # The change and its event are committed; the next run integrates the event.
+            logger.warning("audit_sequencing_failed", error_type=type(exc).__name__)
+
+    # -- sequencing ----------------------------------------------------------------------
+
+    def _sequence_all(self, engine: Engine, *, force: bool = False) -> Checkpoint | None:
+        """PostgreSQL: integrate pending events in batches, one transaction each, under the lock."""
+        signed: Checkpoint | None = None
+        while True:
+            with Session(engine) as session:
+                repository.lock_chain(session)
+                pending = repository.take_pending(session, limit=SEQUENCE_BATCH)
+                last_batch = len(pending) < SEQUENCE_BATCH
+                _, checkpoint = self._append(
+                    session,
+                    [(json.loads(item.body), item.occurred_at) for item in pending],
+                    now=utcnow(),
+                    check_age=last_batch,
+                    force=force and last_batch,
+                )
+                session.commit()
+            signed = checkpoint or signed
+            if last_batch:
+                return signed
+
+    def _integrate_in(
+        self, session: Session, *, now: datetime, check_age: bool, force: bool = False
     ) -> Checkpoint | None:
-        last = repository.latest_checkpoint(session)
-        last_size = last.tree_size if last else 0
-        if tree_size <= last_size:
-            return None
-        if tree_size - last_size < self._every and not force:
-            # Not enough events yet: sign only if the oldest unsigned one waits too long.
-            oldest_unsigned = repository.occurred_at(session, last_size + 1)
-            if oldest_unsigned is None or now - as_utc(oldest_unsigned) < self._max_age:
-                return None
-        frontier = _frontier_from_row(last)
-        for leaf in repository.leaf_hashes(session, after=last_size, upto=tree_size):
-            frontier.append(bytes.fromhex(leaf))
-        return self._sign(session, frontier=frontier, now=now)
+        """SQLite: the caller's transaction holds the write lock; integrate in it."""
+        repository.lock_chain(session)
+        signed: Checkpoint | None = None
+        while True:
+            pending = repository.take_pending(session, limit=SEQUENCE_BATCH)
+            last_batch = len(pending) < SEQUENCE_BATCH
+            if pending or (last_batch and (check_age or force)):
+                _, checkpoint = self._append(
+                    session,
+                    [(json.loads(item.body), item.occurred_at) for item in pending],
+                    now=now,
+                    check_age=check_age and last_batch,
+                    force=force and last_batch,
+                )
+                signed = checkpoint or signed
+            if last_batch:
+                return signed
 
-    def _sign(self, session: Session, *, frontier: rfc9162.Frontier, now: datetime) -> Checkpoint:
+    def _append(
+        self,
+        session: Session,
+        items: Sequence[tuple[dict[str, Any], datetime]],
+        *,
+        now: datetime,
+        check_age: bool,
+        force: bool = False,
+    ) -> tuple[int, Checkpoint | None]:
+        """Chain ``items`` (event bodies with ``time``) after the head; sign checkpoints due.
+
+        The caller holds the chain lock. Returns the new tree size and the
+        last checkpoint signed, if any.
+        """
+        head = repository.head(session)
+        tree = _Tree(session, head=head)
+        prev = head.leaf_hash if head else GENESIS_PREV
+        signed: Checkpoint | None = None
+        rows: list[dict[str, object]] = []
+        for body, occurred_at in items:
+            seq = tree.size + 1
+            canonical = canonical_bytes({"seq": seq, "prev": prev, **body})
+            leaf = rfc9162.leaf_hash(canonical)
+            prev = leaf.hex()
+            actor = body.get("actor") or {}
+            rows.append(
+                {
+                    "seq": seq,
+                    "event": canonical.decode("utf-8"),
+                    "leaf_hash": prev,
+                    "event_type": body["type"],
+                    "occurred_at": occurred_at,
+                    "organisation_id": actor.get("organisation"),
+                    "user_id": actor.get("user"),
+                    "client_id": actor.get("client"),
+                    "subject_id": body.get("subject"),
+                    "consent_id": body.get("consent"),
+                    "purpose": body.get("purpose"),
+                    "decision": body.get("decision"),
+                }
+            )
+            tree.add(leaf, occurred_at)
+            if tree.unsigned >= self._every:
+                signed = self.sign_checkpoint(
+                    session, frontier=tree.frontier_for_signing(), now=now
+                )
+        if rows:
+            repository.add_events(session, rows)
+        due = force or (check_age and self._too_old(tree.oldest_unsigned(), now))
+        if tree.unsigned and due:
+            signed = self.sign_checkpoint(session, frontier=tree.frontier_for_signing(), now=now)
+        return tree.size, signed
+
+    def _too_old(self, oldest_unsigned: datetime | None, now: datetime) -> bool:
+        return oldest_unsigned is not None and now - as_utc(oldest_unsigned) >= self._max_age
+
+    def sign_checkpoint(
+        self, session: Session, *, frontier: rfc9162.Frontier, now: datetime
+    ) -> Checkpoint:
+        """Sign and store the tree head of ``frontier`` (the caller holds the chain lock)."""
         key = self._keys.active(KeyPurpose.AUDIT)
         root_hash = frontier.root().hex()
         timestamp = format_time(now)
@@ -225,7 +442,14 @@ class AuditTrail:
 
     # -- reading ---------------------------------------------------------------
 
+    # Every reader integrates pending events first, so it sees the whole trail.
+
     def latest_checkpoint(self, session: Session) -> Checkpoint:
+        self.integrate(session)
+        return self._latest_checkpoint(session)
+
+    @staticmethod
+    def _latest_checkpoint(session: Session) -> Checkpoint:
         row = repository.latest_checkpoint(session)
         if row is None:
             raise NotFound("No checkpoint has been signed yet.", slug="no-checkpoint")
@@ -234,6 +458,7 @@ class AuditTrail:
     def inclusion_proof(
         self, session: Session, *, seq: int, tree_size: int | None
     ) -> dict[str, Any]:
+        self.integrate(session)
         checkpoint = self._checkpoint_for(session, tree_size)
         if not 1 <= seq <= checkpoint.tree_size:
             raise NotFound(
@@ -252,6 +477,7 @@ class AuditTrail:
         }
 
     def consistency_proof(self, session: Session, *, first: int, second: int) -> dict[str, Any]:
+        self.integrate(session)
         old = self._checkpoint_for(session, first)
         new = self._checkpoint_for(session, second)
         if old.tree_size > new.tree_size:
@@ -266,7 +492,7 @@ class AuditTrail:
 
     def _checkpoint_for(self, session: Session, tree_size: int | None) -> Checkpoint:
         if tree_size is None:
-            return self.latest_checkpoint(session)
+            return self._latest_checkpoint(session)
         row = repository.checkpoint_at(session, tree_size)
         if row is None:
             raise NotFound(f"No checkpoint of tree size {tree_size}.", slug="no-checkpoint")
@@ -277,3 +503,21 @@ class AuditTrail:
         # Proofs need the subtree hashes around one leaf; reading the leaf
         # hashes (32 bytes each) is simple and fast enough for millions.
         return [bytes.fromhex(h) for h in repository.leaf_hashes(session, after=0, upto=tree_size)]
+
+
+@sa_event.listens_for(OrmSession, "after_commit")
+def _note_commit(session: OrmSession) -> None:
+    if _PENDING_TRAIL in session.info and not session.in_nested_transaction():
+        session.info[_COMMITTED] = True
+
+
+@sa_event.listens_for(OrmSession, "after_transaction_end")
+def _integrate_after_commit(session: OrmSession, transaction: SessionTransaction) -> None:
+    # Runs once the writer's connection is back in the pool, so the sequencer's
+    # own transaction never waits for a second connection held by its writer.
+    if transaction.parent is not None:
+        return
+    trail = session.info.pop(_PENDING_TRAIL, None)
+    committed = session.info.pop(_COMMITTED, False)
+    if committed and isinstance(trail, AuditTrail):
+        trail.after_commit(session)

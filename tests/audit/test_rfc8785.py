@@ -53,3 +53,21 @@ def test_non_canonical_text_is_told_apart() -> None:
     parsed, canonical = parse_canonical('{"b": 1, "a": 2}')
     assert canonical == b'{"a":2,"b":1}'
     assert parsed == {"a": 2, "b": 1}
+
+
+def test_the_batch_parser_accepts_only_canonical_texts() -> None:
+    from gateway.audit.rfc8785 import canonical_bytes, parse_canonical_batch
+
+    documents = [{"seq": n, "b": [1, "x"], "a": {"z": None, "y": True}} for n in range(3)]
+    texts = [canonical_bytes(document).decode() for document in documents]
+    assert parse_canonical_batch(texts) == documents
+    for bad in ('{"seq":1, "a":1}', '{"b":1,"a":2}', ' {"a":1}', '{"a":1,"a":1}', '{"a":"ä"}'):
+        assert parse_canonical_batch([texts[0], bad]) is None
+    # Two texts that only together form one value are not two canonical documents.
+    assert parse_canonical_batch(['{"a":"', '"}', '{"b":1}']) is None
+    assert parse_canonical_batch(['{"a":2}', '{"big":9007199254740993}']) is None
+    # orjson and RFC 8785 write numbers with a fraction or exponent differently:
+    # such a document always goes to the full implementation.
+    for number in ("1.0", "5.0", "1e+21", "0.5"):
+        assert parse_canonical_batch([texts[0], '{"seq":' + number + "}"]) is None
+    assert parse_canonical('{"seq":1.0}')[1] == b'{"seq":1}'  # so the slow path tells it apart
