@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from adapters.base import (
@@ -135,12 +136,7 @@ class QueryService:
             session, client_id=principal.client_id, key=idempotency_key
         )
         if previous is not None:
-            if previous.request_hash != request_hash or previous.asker_user_id != principal.user_id:
-                raise Conflict(
-                    "This Idempotency-Key was used for a different request.",
-                    slug="idempotency-key-reused",
-                )
-            return Asked(query=previous, replay=True)
+            return self._replay(previous, principal=principal, request_hash=request_hash)
 
         acting = policy_principal(session, principal)
         question = self.engine.catalogue.questions.get(body.question)
@@ -238,7 +234,17 @@ class QueryService:
                 query.note_sealed = self.sealer.seal(
                     body.note.encode("utf-8"), context=f"queries/{query.id}/note"
                 )
-        repository.add(session, query)
+        try:
+            with session.begin_nested():
+                repository.add(session, query)
+        except IntegrityError:
+            # The same key reached another process, which stored its query first.
+            previous = repository.by_idempotency_key(
+                session, client_id=principal.client_id, key=idempotency_key
+            )
+            if previous is None:
+                raise
+            return self._replay(previous, principal=principal, request_hash=request_hash)
         self.audit.record(
             session,
             AuditEvent(
@@ -264,6 +270,16 @@ class QueryService:
         if not reasons:
             self._route_to_inbox(session, query)
         return Asked(query=query, replay=False, decision=decision)
+
+    @staticmethod
+    def _replay(previous: Query, *, principal: Principal, request_hash: str) -> Asked:
+        """The query an Idempotency-Key already stands for, if the request is the same."""
+        if previous.request_hash != request_hash or previous.asker_user_id != principal.user_id:
+            raise Conflict(
+                "This Idempotency-Key was used for a different request.",
+                slug="idempotency-key-reused",
+            )
+        return Asked(query=previous, replay=True)
 
     def _route_to_inbox(self, session: Session, query: Query) -> None:
         """Route at once, in the ask's own transaction, when the answerer uses the inbox.
