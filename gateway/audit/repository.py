@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, text
+from sqlalchemy import column, delete, func, insert, or_, table, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -176,8 +176,17 @@ def all_checkpoints(session: Session) -> list[AuditCheckpointRow]:
     )
 
 
+# The consents table as far as scoping needs it (the audit layer imports no other models).
+_CONSENTS = table("consents", column("id"), column("grantee_id"), column("jobcenter_id"))
+
+
 @dataclass(frozen=True)
 class EventFilter:
+    """``organisation_id`` filters by the acting organisation. ``visible_to`` scopes to what
+    one organisation's officer sees: its own events, and the gateway's own (no acting
+    organisation) about consents it is party to, such as routing, expiry and deletions."""
+
+    visible_to: str | None = None
     organisation_id: str | None = None
     user_id: str | None = None
     subject_id: str | None = None
@@ -203,9 +212,23 @@ def find_events(session: Session, flt: EventFilter, *, limit: int) -> list[Audit
         AuditEventRow.event_type: flt.event_type,
         AuditEventRow.decision: flt.decision,
     }
-    for column, value in equal.items():
+    for field, value in equal.items():
         if value is not None:
-            query = query.where(col(column) == value)
+            query = query.where(col(field) == value)
+    if flt.visible_to is not None:
+        parties = sa_select(_CONSENTS.c.id).where(
+            or_(
+                _CONSENTS.c.grantee_id == flt.visible_to,
+                _CONSENTS.c.jobcenter_id == flt.visible_to,
+            )
+        )
+        query = query.where(
+            or_(
+                col(AuditEventRow.organisation_id) == flt.visible_to,
+                col(AuditEventRow.organisation_id).is_(None)
+                & col(AuditEventRow.consent_id).in_(parties),
+            )
+        )
     if flt.since is not None:
         query = query.where(col(AuditEventRow.occurred_at) >= flt.since)
     if flt.until is not None:

@@ -54,8 +54,8 @@ def scope(session: Session, principal: Principal) -> str | None:
     return None if sees_everything(session, principal) else principal.organisation_id
 
 
-def parse_filter(form: Form, *, scoped_to: str | None) -> EventFilter | None:
-    """``None`` when the filter names another organisation: nothing is visible then."""
+def parse_filter(form: Form, *, scoped_to: str | None) -> EventFilter:
+    """The explorer's filter, within what ``scoped_to`` may see (None: everything)."""
     values = {name: form.optional(name, max_length=80) for name in FILTERS}
     if values["decision"] and values["decision"] not in {"permit", "deny"}:
         form.fail("decision", N_("Please choose one of the offered options."))
@@ -64,13 +64,9 @@ def parse_filter(form: Form, *, scoped_to: str | None) -> EventFilter | None:
     if since and until and until < since:
         form.fail("until", N_("The end lies before the start."))
     cursor = form.text("cursor")
-    organisation = values["organisation"]
-    if scoped_to is not None:
-        if organisation and organisation != scoped_to:
-            return None
-        organisation = scoped_to
     return EventFilter(
-        organisation_id=organisation,
+        visible_to=scoped_to,
+        organisation_id=values["organisation"],
         user_id=values["user"],
         subject_id=values["subject"],
         consent_id=values["consent"],
@@ -130,7 +126,7 @@ def find(session: Session, flt: EventFilter | None) -> tuple[list[AuditEventRow]
 def visible_event(session: Session, principal: Principal, seq: int) -> AuditEventRow:
     scoped_to = scope(session, principal)
     rows = audit_repository.find_events(
-        session, EventFilter(organisation_id=scoped_to, seq_from=seq, seq_to=seq), limit=1
+        session, EventFilter(visible_to=scoped_to, seq_from=seq, seq_to=seq), limit=1
     )
     if not rows:
         raise NotFound("No such event.", slug="event-not-found")

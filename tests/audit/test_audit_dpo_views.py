@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from gateway.audit.service import Actor, AuditEvent
 from gateway.bootstrap import Container
 from gateway.database import unit_of_work
-from tests.support import World
+from tests.support import Desk, World
 
 
 def _seed(container: Container, world: World) -> None:
@@ -82,3 +82,34 @@ def test_audit_read_scope_is_required(
     assert response.status_code == 403
     assert response.json()["type"] == "/problems/insufficient-scope"
     assert client.get("/v1/audit/events").status_code == 401
+
+
+def test_a_dpo_sees_the_gateways_own_events_about_their_consents(
+    client: TestClient, container: Container, world: World
+) -> None:
+    desk = Desk(client, world)
+    consent = desk.consent()
+    with unit_of_work(container.engine) as session:
+        for consent_id in (consent["id"], "con_of_someone_else"):
+            container.audit.record(
+                session,
+                AuditEvent(type="query.answer_deleted", consent_id=consent_id, subject_id="sub_x"),
+            )
+    own = world.case_system.bearer(client, user_id=world.dpo)
+    seen = client.get(
+        "/v1/audit/events", params={"type": "query.answer_deleted"}, headers=own
+    ).json()["items"]
+    assert [item["event"]["consent"] for item in seen] == [consent["id"]]
+
+    other = world.other_case_system.bearer(client, user_id=world.other_dpo)
+    assert (
+        client.get(
+            "/v1/audit/events", params={"type": "query.answer_deleted"}, headers=other
+        ).json()["items"]
+        == []
+    )
+    # Events the other party to the consent did stay theirs.
+    answered_by_jobcenter = client.get(
+        "/v1/audit/events", params={"organisation": world.jobcenter}, headers=own
+    ).json()["items"]
+    assert answered_by_jobcenter == []

@@ -40,11 +40,14 @@ def test_an_officer_sees_the_events_of_their_own_organisation(site: Site, case: 
     page = dpo.get("/web/audit", consent=case.consent)
 
     assert page.status == 200
-    assert "You see the events your organisation caused." in page.main_text()
+    assert "You see the events your organisation caused, and the gateway's own steps" in (
+        page.main_text()
+    )
     assert page.options("organisation") is None  # no choice of other organisations
     rows = _rows(page)
     assert rows
-    assert {row[3] for row in rows} == {"Stadt Brackenheim"}
+    # Its own events, and the gateway's own (shown without an organisation) about its consent.
+    assert {row[3] for row in rows} == {"Stadt Brackenheim", "–"}
     assert "consent.granted" in {row[2] for row in rows}
 
     event = dpo.get(f"/web/audit/events/{case.consent_event}")
@@ -53,8 +56,10 @@ def test_an_officer_sees_the_events_of_their_own_organisation(site: Site, case: 
 
     exported = _export(dpo.get("/web/audit/export"))
     assert exported
-    actors = {item["event"]["actor"]["organisation"] for item in exported}  # type: ignore[index]
-    assert actors == {site.world.municipality}
+    actors = {item["event"]["actor"].get("organisation") for item in exported}  # type: ignore[index]
+    assert actors <= {site.world.municipality, None}
+    gateways_own = [item["event"] for item in exported if not item["event"]["actor"]]  # type: ignore[index]
+    assert all(event["consent"] == case.consent for event in gateways_own)
 
 
 def test_an_officer_of_another_municipality_sees_none_of_them(site: Site, case: Case) -> None:
@@ -85,7 +90,9 @@ def test_the_operators_officer_sees_the_whole_trail(site: Site, case: Case) -> N
     own = _rows(site.signed_in(site.world.dpo).get("/web/audit", consent=case.consent))
     # Also the gateway's own steps (routing, by no organisation) that no municipality caused.
     assert {row[3] for row in everything} == {"Stadt Brackenheim", "–"}
-    assert {row[0] for row in own} < {row[0] for row in everything}
+    # The municipality's officer sees those steps about its consent, too; the operator's
+    # officer chooses among every organisation.
+    assert {row[0] for row in own} == {row[0] for row in everything}
     assert operator.get(f"/web/audit/events/{case.consent_event}").status == 200
 
 
