@@ -341,6 +341,7 @@ def _receipt(container: Container, session: SessionDep, consent: Consent) -> rec
         issuer=container.settings.issuer,
         grantee=grantee,
         jobcenter=jobcenter,
+        given_by=container.consents.given_by(consent),
     )
     return receipts.sign(keys=container.keys, claims=claims)
 

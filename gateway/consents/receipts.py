@@ -40,8 +40,15 @@ class Receipt:
 
 
 def payload(
-    *, consent: Consent, issuer: str, grantee: Organisation, jobcenter: Organisation
+    *,
+    consent: Consent,
+    issuer: str,
+    grantee: Organisation,
+    jobcenter: Organisation,
+    given_by: dict[str, str],
 ) -> dict[str, Any]:
+    """The receipt's claims; ``given_by`` is the person, or a legal representative's
+    relation (never their name)."""
     return {
         "iss": issuer,
         "iat": int(time.time()),
@@ -62,6 +69,7 @@ def payload(
         "text_version": consent.text_version,
         "text_sha256": consent.text_sha256,
         "evidence_channel": consent.evidence_channel.value,
+        "given_by": given_by,
         "attachment_sha256": consent.attachment_sha256,
         "recorded_at": as_utc(consent.recorded_at).isoformat(),
     }

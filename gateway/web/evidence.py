@@ -52,7 +52,11 @@ def receipt(container: Container, session: Session, consent: Consent) -> receipt
     assert grantee is not None
     assert jobcenter is not None
     claims = receipts.payload(
-        consent=consent, issuer=container.settings.issuer, grantee=grantee, jobcenter=jobcenter
+        consent=consent,
+        issuer=container.settings.issuer,
+        grantee=grantee,
+        jobcenter=jobcenter,
+        given_by=container.consents.given_by(consent),
     )
     return receipts.sign(keys=container.keys, claims=claims)
 

@@ -90,6 +90,11 @@ def test_under_15_the_consent_needs_a_legal_representative(
     assert "Samira" not in recorded.text
     again = desk.client.get(f"/v1/consents/{consent['id']}", headers=desk.staff).json()
     assert again["given_by"] == {"role": "legal_representative", "relation": "parent"}
+    receipt = desk.client.get(
+        f"/v1/consents/{consent['id']}/receipt",
+        headers={**desk.manager, "Accept": "application/json"},
+    ).json()
+    assert receipt["receipt"]["given_by"] == {"role": "legal_representative", "relation": "parent"}
 
     # The name is kept, sealed: never in the clear in the database.
     with Session(container.engine) as session:
