@@ -199,6 +199,7 @@ class EventFilter:
     after_seq: int = 0
     seq_from: int | None = None
     seq_to: int | None = None
+    without_consent: bool = False  # only events under no consent (e.g. statutory questions)
 
 
 def find_events(session: Session, flt: EventFilter, *, limit: int) -> list[AuditEventRow]:
@@ -215,6 +216,8 @@ def find_events(session: Session, flt: EventFilter, *, limit: int) -> list[Audit
     for field, value in equal.items():
         if value is not None:
             query = query.where(col(field) == value)
+    if flt.without_consent:
+        query = query.where(col(AuditEventRow.consent_id).is_(None))
     if flt.visible_to is not None:
         parties = sa_select(_CONSENTS.c.id).where(
             or_(

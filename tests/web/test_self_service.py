@@ -238,3 +238,27 @@ def test_a_paused_consent_can_still_be_withdrawn(site: Site, subject: str) -> No
     done = person.submit(confirm, confirm.form(f"/self-service/{code}/revoke").attrs["action"])
     assert done.status == 303
     assert site.consent_status(consent_id) == ConsentStatus.WITHDRAWN.value
+
+
+def test_the_person_sees_questions_a_statute_allowed_without_their_consent(
+    site: Site, subject: str
+) -> None:
+    manager = site.signed_in(site.world.manager)
+    consent_id = recorded_consent_id(record_consent(manager, subject))
+    code = normalise_code(site.self_service_code(consent_id))
+    person = site.browser()
+
+    def accesses() -> list[str]:
+        page = person.get(f"/self-service/{code}", lang="en")
+        body = page.doc.find("tbody")
+        assert body is not None
+        return [row.text() for row in body.find_all("tr")]
+
+    before = accesses()
+    ask_question(manager, subject, "jobcenter_responsibility")
+    after = accesses()
+
+    assert len(after) == len(before) + 1
+    [added] = [row for row in after if row not in before]
+    assert "Stadt Brackenheim" in added
+    assert "Question about you" in added  # asked (or refused for want of a jobcenter)

@@ -144,7 +144,14 @@ def _accesses(web: Web, session: Session, consent: Consent, language: str) -> li
     names = Names(session)
     sections = _sections(web, language)
     actions = dict(sections.get("access_report", {}).get("actions", {}))
-    rows = audit_repository.find_events(session, EventFilter(consent_id=consent.id), limit=500)
+    under_consent = audit_repository.find_events(
+        session, EventFilter(consent_id=consent.id), limit=500
+    )
+    # Questions a statute allows run under no consent; the person sees those about them, too.
+    statutory = audit_repository.find_events(
+        session, EventFilter(subject_id=consent.subject_id, without_consent=True), limit=500
+    )
+    rows = sorted([*under_consent, *statutory], key=lambda row: row.seq)[-500:]
     return [
         {
             "time": row.occurred_at,
