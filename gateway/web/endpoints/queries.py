@@ -224,8 +224,12 @@ def inbox(request: Request, web: WebDep, viewer: CurrentViewer, session: Session
     names = Names(session)
     items = []
     for query in rows:
-        item: dict[str, Any] = {"query": query_row(web, names, query, viewer.language)}
-        if query.consent_id is not None:  # else a statute allows the question
+        item: dict[str, Any] = {
+            "query": query_row(web, names, query, viewer.language),
+            "consent": None,  # a statute allows the question
+            "check": None,
+        }
+        if query.consent_id is not None:
             consent = web.container.consents.get(
                 session, principal=viewer.principal, consent_id=query.consent_id
             )
