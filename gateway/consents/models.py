@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 from gateway.clock import utcnow
@@ -115,6 +115,13 @@ def _json_column() -> Any:
 
 class Consent(SQLModel, table=True):
     __tablename__ = "consents"
+    __table_args__ = (
+        # The consent check finds a person's consents with one party; the scheduler
+        # finds consents past their end (migration 0007).
+        Index("ix_consents_subject_grantee", "subject_id", "grantee_id"),
+        Index("ix_consents_subject_jobcenter", "subject_id", "jobcenter_id"),
+        Index("ix_consents_due", "status", "valid_until"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     version: int = 1

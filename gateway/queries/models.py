@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from gateway.clock import utcnow
@@ -42,6 +42,8 @@ class Query(SQLModel, table=True):
     __tablename__ = "queries"
     __table_args__ = (
         UniqueConstraint("asker_client_id", "idempotency_key", name="uq_query_idempotency"),
+        # The daily question limit counts by these (``repository.count_asked``); migration 0007.
+        Index("ix_queries_asked_per_day", "subject_id", "asker_user_id", "created_at", "status"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
