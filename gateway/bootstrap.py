@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -21,7 +22,7 @@ from gateway.auth.service import AuthorizationServer
 from gateway.consents.service import ConsentService
 from gateway.consents.texts import ConsentTexts
 from gateway.consents.verification import ConsentVerification
-from gateway.database import create_db_engine
+from gateway.database import create_db_engine, reader
 from gateway.keys import KeyStore
 from gateway.observability.gauges import operational_gauges
 from gateway.observability.metrics import Metrics
@@ -51,6 +52,11 @@ class Container:
     queries: QueryService
     callback_secrets: dict[str, str]
     metrics: Metrics
+
+    @cached_property
+    def reader(self) -> Engine:
+        """The engine for transactions that only read (``database.reader``)."""
+        return reader(self.engine)
 
     def close(self) -> None:
         self.adapters.close()

@@ -4,10 +4,22 @@ SQLite gets the pragmas a multi-connection service needs (WAL, foreign keys, a
 busy timeout); PostgreSQL is used as it comes. Services receive a ``Session``
 and never commit: the HTTP endpoint or CLI command that owns the unit of work
 does, once.
+
+SQLite has one writer at a time. Every transaction begins with ``BEGIN
+IMMEDIATE`` (it holds the write lock from its start, which keeps the audit
+chain serial), and the writers of one process queue for that lock on a
+``threading.Lock`` first: a waiting thread sleeps until the lock is free and
+the next one starts at once. Left to SQLite's busy handler, waiting writers
+poll with sleeps of up to 100 ms, and under load a writer keeps missing the
+moment the lock is free (seconds at p99). Other processes on the same file
+still wait in the busy handler. Commits stay durable: WAL with the default
+``synchronous=FULL``, one fsync per commit.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -24,32 +36,136 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # Python's sqlite3 opens transactions lazily; ``BEGIN IMMEDIATE`` (issued
-    # below on begin) takes the write lock at the start, which is what keeps
-    # the audit chain serial when several connections write.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+BUSY_TIMEOUT_SECONDS = 30.0
+# Execution option of ``reader``: transactions that only read, begun without the write lock.
+READ_ONLY = "gateway_read_only"
+
+
+class _GatedConnection(sqlite3.Connection):
+    """A sqlite3 connection that leaves its process's write gate when its transaction ends."""
+
+    gate: threading.Lock | None = None
+    holds_gate = False
+
+    def enter_gate(self) -> None:
+        # Past the busy timeout, go on without the gate: SQLite's own lock still decides
+        # (and times out), as it would without the gate.
+        if self.gate is not None and self.gate.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            self.holds_gate = True
+
+    def leave_gate(self) -> None:
+        if self.holds_gate and self.gate is not None:
+            self.holds_gate = False
+            self.gate.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            if not self.in_transaction:
+                self.leave_gate()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave_gate()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_gate()
+
+
+_GATES: dict[str, threading.Lock] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def _gate_for(database: str) -> threading.Lock:
+    """One gate per database file in this process, whichever engine opens it."""
+    with _GATES_LOCK:
+        return _GATES.setdefault(database, threading.Lock())
+
+
+def _configure_sqlite(gate: threading.Lock | None) -> Any:
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # Python's sqlite3 opens transactions lazily; ``BEGIN IMMEDIATE`` (issued
+        # below on begin) takes the write lock at the start, which is what keeps
+        # the audit chain serial when several connections write.
+        dbapi_connection.isolation_level = None
+        dbapi_connection.gate = gate
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.close()
+
+    return configure
 
 
 def _begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        # A snapshot of the last commit; WAL readers neither wait for writers nor block them.
+        connection.exec_driver_sql("BEGIN DEFERRED")
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection.enter_gate()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        dbapi_connection.leave_gate()
+        raise
 
 
 def create_db_engine(url: str) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database
+        gate: threading.Lock | None = None  # in memory: one database per connection
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _configure_sqlite)
+            gate = _gate_for(str(Path(database).resolve()))
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "factory": _GatedConnection}
+        )
+        event.listen(engine, "connect", _configure_sqlite(gate))
         event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def reader(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read: on SQLite they begin ``DEFERRED``.
+
+    Such a transaction sees the last commit and never waits for a writer; were it
+    to write after all, SQLite refuses that when another write came between
+    (``SQLITE_BUSY``), so nothing is decided on a stale read. PostgreSQL reads
+    as before.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+# Objects a request session keeps alive, at most: enough for any one request's lookups.
+KEPT_PER_SESSION = 256
+_KEPT = "gateway_kept"
+
+
+class RequestSession(Session):
+    """The session of one request: what it loaded stays in its identity map until it closes.
+
+    SQLAlchemy's identity map holds objects weakly, so a lookup by primary key
+    whose earlier result was already dropped goes to the database again (one
+    ask looked up the same organisation four times). Keeping the first
+    ``KEPT_PER_SESSION`` loaded objects makes those repeats free; memory stays
+    bounded when a request streams many rows.
+    """
+
+
+@event.listens_for(RequestSession, "loaded_as_persistent")
+def _keep_loaded(session: Session, instance: object) -> None:
+    kept = session.info.setdefault(_KEPT, [])
+    if len(kept) < KEPT_PER_SESSION:
+        kept.append(instance)
 
 
 @contextmanager

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from gateway.auth.principal import Principal
 from gateway.bootstrap import Container
+from gateway.database import RequestSession
 from gateway.errors import Unauthorized
 from gateway.observability.tracing import tracer
 
+# The dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency
+# in the thread pool, a hop through the event loop each, several per request.
 
-def get_container(request: Request) -> Container:
+
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -24,14 +29,20 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_session(container: ContainerDep) -> Iterator[Session]:
-    """A session per request; the endpoint commits once, anything unfinished rolls back."""
-    with Session(container.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-        finally:
-            if session.in_transaction():
-                session.rollback()
+async def get_session(container: ContainerDep) -> AsyncIterator[Session]:
+    """A session per request; the endpoint commits once, anything unfinished rolls back.
+
+    Opening a session does no I/O (it connects at its first statement); closing one
+    that still has a transaction rolls back, which is I/O and goes to the thread pool.
+    """
+    session = RequestSession(container.engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -47,7 +58,7 @@ _BEARER_SCHEME = HTTPBearer(
 )
 
 
-def bearer_token(
+async def bearer_token(
     request: Request,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_SCHEME)],
 ) -> str:
@@ -59,9 +70,11 @@ def bearer_token(
 
 
 def get_principal(
-    container: ContainerDep, session: SessionDep, token: Annotated[str, Depends(bearer_token)]
+    container: ContainerDep, token: Annotated[str, Depends(bearer_token)]
 ) -> Principal:
-    with tracer.start_as_current_span("auth.token_check"):
+    # Its own read-only transaction, ended here: the endpoint's transaction (on SQLite
+    # the write lock) then begins and ends within the endpoint's own thread hop.
+    with tracer.start_as_current_span("auth.token_check"), Session(container.reader) as session:
         principal = container.auth.principal(session, bearer=token)
     # Identifiers of the caller, never of the person the request is about.
     structlog.contextvars.bind_contextvars(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -49,7 +50,7 @@ class ClientKeyResolver:
 
     def keys_for(self, client: OAuthClient, *, kid: str | None) -> KeySet:
         if client.jwks:
-            return parse_jwks(json.loads(client.jwks))
+            return _stored_jwks(client.jwks)
         if not client.jwks_uri:
             raise ClientKeysUnavailable("the client has neither a JWK Set nor a jwks_uri")
         with self._lock:
@@ -71,6 +72,12 @@ class ClientKeyResolver:
             return parse_jwks(response.json())
         except (httpx.HTTPError, ValueError) as exc:
             raise ClientKeysUnavailable(f"could not fetch the client's JWK Set: {exc}") from exc
+
+
+@lru_cache(maxsize=256)
+def _stored_jwks(document: str) -> KeySet:
+    """A registered JWK Set, imported once per distinct document (importing EC keys is slow)."""
+    return parse_jwks(json.loads(document))
 
 
 def _has_kid(keys: KeySet, kid: str) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
 
 from gateway.auth.models import OAuthClient, RevokedToken, UsedAssertion
@@ -24,13 +25,23 @@ def add_client(session: Session, client: OAuthClient) -> None:
 
 
 def consume_assertion(session: Session, *, client_id: str, jti: str, expires_at: datetime) -> bool:
-    """Record a client assertion's ``jti``; False when it was used before."""
-    try:
-        with session.begin_nested():
-            session.add(UsedAssertion(client_id=client_id, jti=jti, expires_at=expires_at))
-    except IntegrityError:
-        return False
-    return True
+    """Record a client assertion's ``jti``; False when it was used before.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (client, jti) pair:
+    the database decides, also between concurrent requests (on PostgreSQL the
+    second insert waits for the first's transaction and inserts nothing if it
+    committed), with no savepoint around it.
+    """
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(UsedAssertion)
+        .values(client_id=client_id, jti=jti, expires_at=expires_at)
+        .on_conflict_do_nothing()
+        .returning(col(UsedAssertion.id))
+    )
+    # A row comes back only when this insert recorded the jti (rowcount is not
+    # reliable across drivers for ON CONFLICT).
+    return session.exec(statement).first() is not None
 
 
 def purge_used_assertions(session: Session, *, before: datetime) -> None:

@@ -11,7 +11,9 @@ header), claims ``iss``, ``exp``, ``aud``, ``sub``, ``client_id``, ``iat``,
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ from joserfc.errors import JoseError
 from gateway.keys import KeyPurpose, KeyStore
 
 TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
+LEEWAY_SECONDS = 5
 
 
 class InvalidAccessToken(ValueError):
@@ -73,7 +76,7 @@ def validate(value: str, *, keys: KeyStore, issuer: str, audience: str) -> dict[
     if str(token.header.get("typ", "")).lower() not in TOKEN_TYPES:
         raise InvalidAccessToken("the token is not an access token (typ at+jwt)")
     registry = jwt.JWTClaimsRegistry(
-        leeway=5,
+        leeway=LEEWAY_SECONDS,
         iss={"essential": True, "value": issuer},
         aud={"essential": True, "value": audience},
         exp={"essential": True},
@@ -87,3 +90,38 @@ def validate(value: str, *, keys: KeyStore, issuer: str, audience: str) -> dict[
     except JoseError as exc:
         raise InvalidAccessToken(f"the token's claims are not acceptable ({exc.error})") from exc
     return dict(token.claims)
+
+
+class ValidatedTokens:
+    """Claims of tokens that ``validate`` accepted, so a client's next request skips the
+    signature check (ECDSA verification is most of the work of a token check).
+
+    Keyed by the whole token, so only the very token that was checked hits. An
+    entry lives until the token expires (the same leeway as ``validate``) and at
+    most ``max_age_seconds``, so a signing key withdrawn from the key store stops
+    being honoured within that time. What a cached token may do is still decided
+    per request: revocation, the client and the user are looked up each time.
+    """
+
+    def __init__(self, *, capacity: int = 4096, max_age_seconds: float = 60.0) -> None:
+        self._capacity = capacity
+        self._max_age = max_age_seconds
+        self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def validate(self, value: str, *, keys: KeyStore, issuer: str, audience: str) -> dict[str, Any]:
+        now = time.time()
+        with self._lock:
+            entry = self._entries.get(value)
+        if entry is not None:
+            checked_at, claims = entry
+            if now <= int(claims["exp"]) + LEEWAY_SECONDS and now - checked_at <= self._max_age:
+                return dict(claims)
+            with self._lock:
+                self._entries.pop(value, None)
+        claims = validate(value, keys=keys, issuer=issuer, audience=audience)
+        with self._lock:
+            self._entries[value] = (now, claims)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        return dict(claims)

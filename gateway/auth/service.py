@@ -84,6 +84,7 @@ class AuthorizationServer:
         self._keys = keys
         self._client_keys = client_keys
         self._audit = audit
+        self._validated = rfc9068.ValidatedTokens()
 
     @property
     def _audiences(self) -> list[str]:
@@ -335,7 +336,7 @@ class AuthorizationServer:
 
     def _honoured_claims(self, session: Session, value: str) -> dict[str, Any] | None:
         try:
-            claims = rfc9068.validate(
+            claims = self._validated.validate(
                 value,
                 keys=self._keys,
                 issuer=self._settings.issuer,

@@ -101,11 +101,11 @@ def ask(
             container.engine, query.id, traceparent=request.headers.get("traceparent")
         )
         session.refresh(query)
-    return JSONResponse(
-        _public(query, session, container),
-        status_code=201,
-        headers={"Location": f"/v1/queries/{query.id}"},
-    )
+    view = _public(query, session, container)
+    # The view's reads began a transaction (on SQLite: the write lock); end it in this
+    # thread rather than in the session dependency's exit, a thread hop later.
+    session.close()
+    return JSONResponse(view, status_code=201, headers={"Location": f"/v1/queries/{query.id}"})
 
 
 @router.get("/v1/queries")
