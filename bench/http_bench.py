@@ -4,7 +4,7 @@ One ``gateway serve`` process (one uvicorn worker, SQLite in a fresh data
 directory with the demo data) and, one after the other on the same server
 stack, the bare endpoint of ``bench/baseline_app.py``. The load generator is
 wrk (Debian's package) in its own process on loopback, with a fixed duration
-per run; it stops by itself.
+per run; it stops by itself. Every server listens on 127.0.0.1 only.
 
 Scenarios:
 
@@ -15,9 +15,20 @@ Scenarios:
   question limit per person to the highest value the loader accepts, so every
   ask is a permitted ask (the rule is still evaluated on each one);
 - ``token``: ``POST /oauth/token`` with ``client_credentials`` and
-  ``private_key_jwt``, one pre-signed client assertion per request.
+  ``private_key_jwt``, one pre-signed client assertion per request;
+- ``ask-rest``: the same ask, with the jobcenter routed (``routing.yaml`` of a
+  second gateway's policies) to the rest adapter and on to the jobcenter
+  simulator (``python -m adapters.simulator``, its own process) over mutual
+  TLS with certificates made for the run; the simulator answers at once, so
+  each ask also delivers, receives, validates and stores the answer;
+- ``ask-scale``: ask latency (one connection, so no queueing) on a database
+  holding ``SCALE_LARGE`` consents and audit events against one holding
+  ``SCALE_SMALL``. The audit trail is built by ``bench/audit_bench.py``'s
+  ``build_trail`` (valid chain and checkpoints, bulk-inserted); consents are
+  copies of a real one with new ids, bulk-inserted with ``executemany``.
 
-Usage: ``python bench/http_bench.py [--duration 10] [--json results.json]``.
+Usage: ``python bench/http_bench.py [--duration 10] [--json results.json]
+[--scenarios ask,token,ask-rest,ask-scale]``.
 """
 
 from __future__ import annotations
@@ -29,15 +40,17 @@ import re
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -56,6 +69,11 @@ CONNECTIONS = (8, 64)
 PERSONS = 32
 TOKEN_SECONDS = 5
 WRK_THREADS = 2
+SCENARIOS = ("ask", "token", "ask-rest", "ask-scale")
+SCALE_SMALL = 1_000
+SCALE_LARGE = 1_000_000
+SCALE_CONNECTIONS = 1
+SIMULATED_JOBCENTER = "JC-08125"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
@@ -165,13 +183,23 @@ def server(command: list[str], *, env: dict[str, str], url: str, ready: str) -> 
         process.wait(timeout=30)
 
 
-def bench_policies(target: Path) -> Path:
-    """A copy of ``policies/`` whose daily question limit per person does not bite in a run."""
+def bench_policies(target: Path, *, simulated: Iterable[str] = ()) -> Path:
+    """A copy of ``policies/`` whose daily question limit per person does not bite in a run.
+
+    Jobcenters named in ``simulated`` answer through the simulator (``adapter: simulator``,
+    reached over mutual TLS when ``GATEWAY_SIMULATOR_URL`` is set).
+    """
     shutil.copytree(REPOSITORY_ROOT / "policies", target)
     limits_file = target / "limits.yaml"
     limits = yaml.safe_load(limits_file.read_text(encoding="utf-8"))
     limits["questions_per_user_per_subject_per_day"] = 10_000
     limits_file.write_text(yaml.safe_dump(limits), encoding="utf-8")
+    routing_file = target / "routing.yaml"
+    routing = yaml.safe_load(routing_file.read_text(encoding="utf-8"))
+    for jobcenter in routing["jobcenters"]:
+        if jobcenter["key"] in simulated:
+            jobcenter["adapter"] = "simulator"
+    routing_file.write_text(yaml.safe_dump(routing, allow_unicode=True), encoding="utf-8")
     return target
 
 
@@ -228,16 +256,29 @@ def signed_token_requests(*, key_file: Path, token_endpoint: str, count: int, pa
             out.write(urlencode(form) + "\n")
 
 
-def run_benchmarks(*, duration: int, workdir: Path) -> list[Run]:
+@dataclass(frozen=True)
+class Gateway:
+    """A seeded gateway's data: where it listens, its environment, and what wrk sends."""
+
+    url: str
+    env: dict[str, str]
+    summary: dict[str, Any]
+
+
+def seed_gateway(workdir: Path, *, extra: dict[str, str] | None = None) -> Gateway:
+    """Demo data in a fresh data directory (or the database ``extra`` names)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         "GATEWAY_ENV": "development",
         "GATEWAY_DATA_DIR": str(workdir / "data"),
-        "GATEWAY_POLICIES_DIR": str(bench_policies(workdir / "policies")),
         "GATEWAY_ISSUER": url,
         "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_PORT": str(port),
+        **(extra or {}),
     }
+    if "GATEWAY_POLICIES_DIR" not in env:
+        env["GATEWAY_POLICIES_DIR"] = str(bench_policies(workdir / "policies"))
     seeded = subprocess.run(
         [GATEWAY, "demo", "--json"],
         env={**os.environ, **env},
@@ -245,39 +286,179 @@ def run_benchmarks(*, duration: int, workdir: Path) -> list[Run]:
         text=True,
         check=True,
     )
-    summary = json.loads(seeded.stdout)
-    key_file = Path(summary["clients"]["case-system"]["private_key"])
-    manager = summary["users"]["integration_manager"]["id"]
+    return Gateway(url=url, env=env, summary=json.loads(seeded.stdout))
+
+
+@contextmanager
+def serve_gateway(gateway: Gateway) -> Iterator[int]:
+    command = [GATEWAY, "serve", "--port", gateway.env["GATEWAY_PORT"]]
+    with server(command, env=gateway.env, url=gateway.url, ready="/readyz") as pid:
+        yield pid
+
+
+def ask_load(gateway: Gateway, workdir: Path, *, run: str) -> dict[str, str]:
+    """People with consents, and the environment of ``ask.lua`` that asks about them."""
+    manager = gateway.summary["users"]["integration_manager"]["id"]
+    token = subprocess.run(
+        [GATEWAY, "demo-token", "--raw", "--user", manager],
+        env={**os.environ, **gateway.env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    jobcenter = gateway.summary["organisations"][SIMULATED_JOBCENTER]["id"]
+    bodies = workdir / f"ask-bodies-{run}.txt"
+    with bodies.open("w", encoding="utf-8") as out:
+        for number in range(PERSONS):
+            subject_id = prepare_person(gateway.url, token, jobcenter, number)
+            body = {
+                "subject_id": subject_id,
+                "question": "benefit_status",
+                "purpose": "benefit_coordination",
+            }
+            out.write(json.dumps(body) + "\n")
+    return {"BENCH_TOKEN": token, "BENCH_BODIES": str(bodies), "BENCH_RUN": run}
+
+
+def wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+        time.sleep(0.2)
+
+
+@contextmanager
+def simulator(certs: Path) -> Iterator[str]:
+    """The jobcenter simulator over mutual TLS on loopback; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "adapters.simulator", "--port", str(port), "--certs", str(certs)],
+        cwd=REPOSITORY_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, process)
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def development_certificates(target: Path) -> Path:
+    """A CA, the server's and the gateway's client certificate, made for this run."""
+    subprocess.run(
+        [sys.executable, str(REPOSITORY_ROOT / "certs-dev" / "generate.py"), "--out", str(target)],
+        capture_output=True,
+        check=True,
+    )
+    return target
+
+
+def fill_consents(database: Path, *, total: int) -> None:
+    """Copies of the first consent with new ids until the table holds ``total`` rows.
+
+    Each copy is about a person of its own (subject ids that no ask uses) and
+    with the same municipality and jobcenter, as when one municipality records
+    many consents. Columns with a unique constraint get fresh values; one
+    ``executemany`` per batch, one transaction. No foreign key checks: the
+    people of the copies exist only as ids.
+    """
+    connection = sqlite3.connect(database, timeout=30)
+    try:
+        cursor = connection.execute("SELECT * FROM consents ORDER BY rowid LIMIT 1")
+        columns = [item[0] for item in cursor.description]
+        template = cursor.fetchone()
+        present = connection.execute("SELECT count(*) FROM consents").fetchone()[0]
+        unique = {"id", "subject_id"}
+        for index in connection.execute("PRAGMA index_list('consents')").fetchall():
+            if index[2]:  # unique
+                unique.update(
+                    row[2] for row in connection.execute(f"PRAGMA index_info('{index[1]}')")
+                )
+        fresh = [position for position, name in enumerate(columns) if name in unique]
+
+        def copies() -> Iterator[list[object]]:
+            for number in range(total - present):
+                row = list(template)
+                for position in fresh:
+                    if row[position] is not None:
+                        row[position] = f"{columns[position][:3]}_fill{number:010d}"
+                yield row
+
+        names, marks = ", ".join(columns), ", ".join("?" * len(columns))
+        # The column names come from the table itself, not from input.
+        statement = f"INSERT INTO consents ({names}) VALUES ({marks})"  # noqa: S608
+        with connection:
+            connection.executemany(statement, copies())
+        # Move the rows from the write-ahead log into the database file now: left there,
+        # the gateway's first commits would copy them over (SQLite's automatic
+        # checkpoint) and the run would time that instead of asks.
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+
+
+def scale_gateway(workdir: Path, *, size: int) -> Gateway:
+    """A gateway on a database with ``size`` audit events (a valid trail) before the demo data.
+
+    ``build_trail`` of ``bench/audit_bench.py`` writes the trail (it knows the
+    audit schema of the day); the demo data and the people's consents then
+    come through the gateway as usual, and ``fill_consents`` adds the rest.
+    """
+    from bench.audit_bench import build_trail  # only this scenario needs it (and psycopg)
+
+    workdir.mkdir(parents=True)
+    url = build_trail(workdir, size)
+    return seed_gateway(workdir, extra={"GATEWAY_DATABASE_URL": url})
+
+
+def run_benchmarks(
+    *, duration: int, workdir: Path, scenarios: Sequence[str] = SCENARIOS
+) -> list[Run]:
     runs: list[Run] = []
     run_id = secrets.token_hex(4)
+    target_url = ""
 
     def measure(
-        target: str, scenario: str, script: str, pid: int, extra: dict[str, str], seconds: int
+        target: str,
+        scenario: str,
+        script: str,
+        pid: int,
+        extra: dict[str, str],
+        seconds: int,
+        connections: Sequence[int] = CONNECTIONS,
     ) -> None:
         # Requests sent so far in this scenario (plus those in flight when a run stopped):
         # the token script skips the assertions they used, as each is good for one use.
         sent = 0
 
-        def load(connections: int, run_seconds: int) -> dict[str, float]:
+        def load(count: int, run_seconds: int) -> dict[str, float]:
             nonlocal sent
             figures = wrk(
                 url=target_url,
                 script=script,
-                connections=connections,
+                connections=count,
                 duration=run_seconds,
                 env={**extra, "BENCH_SKIP": str(sent)},
             )
-            sent += int(figures["requests"]) + connections
+            sent += int(figures["requests"]) + count
             return figures
 
         load(8, 1)  # warm up
-        for connections in CONNECTIONS:
-            figures = load(connections, seconds)
+        for count in connections:
+            figures = load(count, seconds)
             runs.append(
                 Run(
                     target=target,
                     scenario=scenario,
-                    connections=connections,
+                    connections=count,
                     requests_per_second=figures["requests_per_second"],
                     p50_ms=figures["p50_ms"],
                     p99_ms=figures["p99_ms"],
@@ -287,39 +468,63 @@ def run_benchmarks(*, duration: int, workdir: Path) -> list[Run]:
                 )
             )
 
-    target_url = url
-    with server([GATEWAY, "serve", "--port", str(port)], env=env, url=url, ready="/readyz") as pid:
-        token = subprocess.run(
-            [GATEWAY, "demo-token", "--raw", "--user", manager],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        jobcenter = summary["organisations"]["JC-08125"]["id"]
-        bodies = workdir / "ask-bodies.txt"
-        with bodies.open("w", encoding="utf-8") as out:
-            for number in range(PERSONS):
-                subject_id = prepare_person(url, token, jobcenter, number)
-                body = {
-                    "subject_id": subject_id,
-                    "question": "benefit_status",
-                    "purpose": "benefit_coordination",
-                }
-                out.write(json.dumps(body) + "\n")
-        ask_env = {"BENCH_TOKEN": token, "BENCH_BODIES": str(bodies), "BENCH_RUN": f"gw-{run_id}"}
-        measure("gateway", "ask", "ask.lua", pid, ask_env, duration)
-        assertions = workdir / "token-requests.txt"
-        # Signing takes longer than verifying: shorter runs, with enough single-use
-        # assertions for the warm-up and both runs at twice the target rate.
-        signed_token_requests(
-            key_file=key_file,
-            token_endpoint=f"{url}/oauth/token",
-            count=2_000 * (2 * TOKEN_SECONDS + 1),
-            path=assertions,
-        )
-        token_env = {"BENCH_ASSERTIONS": str(assertions), "BENCH_THREADS": str(WRK_THREADS)}
-        measure("gateway", "token", "token.lua", pid, token_env, TOKEN_SECONDS)
+    gateway = seed_gateway(workdir / "inbox")
+    target_url = gateway.url
+    ask_env: dict[str, str] = {}
+    token_env: dict[str, str] = {}
+    with serve_gateway(gateway) as pid:
+        ask_env = ask_load(gateway, workdir, run=f"gw-{run_id}")
+        if "ask" in scenarios:
+            measure("gateway", "ask", "ask.lua", pid, ask_env, duration)
+        if "token" in scenarios:
+            assertions = workdir / "token-requests.txt"
+            key_file = Path(gateway.summary["clients"]["case-system"]["private_key"])
+            # Signing takes longer than verifying: shorter runs, with enough single-use
+            # assertions for the warm-up and both runs at twice the target rate.
+            signed_token_requests(
+                key_file=key_file,
+                token_endpoint=f"{gateway.url}/oauth/token",
+                count=2_000 * (2 * TOKEN_SECONDS + 1),
+                path=assertions,
+            )
+            token_env = {"BENCH_ASSERTIONS": str(assertions), "BENCH_THREADS": str(WRK_THREADS)}
+            measure("gateway", "token", "token.lua", pid, token_env, TOKEN_SECONDS)
+
+    if "ask-rest" in scenarios:
+        certs = development_certificates(workdir / "certs")
+        with simulator(certs) as simulator_url:
+            rest = seed_gateway(
+                workdir / "rest",
+                extra={
+                    "GATEWAY_POLICIES_DIR": str(
+                        bench_policies(workdir / "rest-policies", simulated={SIMULATED_JOBCENTER})
+                    ),
+                    "GATEWAY_SIMULATOR_URL": simulator_url,
+                    "GATEWAY_ADAPTER_CERTS_DIR": str(certs),
+                },
+            )
+            target_url = rest.url
+            with serve_gateway(rest) as pid:
+                rest_env = ask_load(rest, workdir, run=f"rest-{run_id}")
+                measure("gateway", "ask-rest", "ask.lua", pid, rest_env, duration)
+
+    if "ask-scale" in scenarios:
+        for size in (SCALE_SMALL, SCALE_LARGE):
+            scaled = scale_gateway(workdir / f"scale-{size}", size=size)
+            target_url = scaled.url
+            with serve_gateway(scaled) as pid:
+                scale_env = ask_load(scaled, workdir, run=f"scale{size}-{run_id}")
+                database = Path(scaled.env["GATEWAY_DATABASE_URL"].removeprefix("sqlite:///"))
+                fill_consents(database, total=size)
+                measure(
+                    f"{size:,} rows",
+                    "ask-scale",
+                    "ask.lua",
+                    pid,
+                    scale_env,
+                    duration,
+                    connections=(SCALE_CONNECTIONS,),
+                )
 
     baseline_port = free_port()
     target_url = f"http://127.0.0.1:{baseline_port}"
@@ -332,9 +537,11 @@ def run_benchmarks(*, duration: int, workdir: Path) -> list[Run]:
     with server(
         baseline, env={"PYTHONPATH": str(REPOSITORY_ROOT)}, url=target_url, ready="/docs"
     ) as pid:
-        ask_env = {**ask_env, "BENCH_RUN": f"base-{run_id}"}
-        measure("baseline", "ask", "ask.lua", pid, ask_env, duration)
-        measure("baseline", "token", "token.lua", pid, token_env, TOKEN_SECONDS)
+        if {"ask", "ask-rest"} & set(scenarios):
+            ask_env = {**ask_env, "BENCH_RUN": f"base-{run_id}"}
+            measure("baseline", "ask", "ask.lua", pid, ask_env, duration)
+        if "token" in scenarios:
+            measure("baseline", "token", "token.lua", pid, token_env, TOKEN_SECONDS)
     return runs
 
 
@@ -342,15 +549,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--json", type=Path, default=None, help="write the runs as JSON here")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated subset of {', '.join(SCENARIOS)}",
+    )
     args = parser.parse_args(argv)
+    scenarios = [item.strip() for item in args.scenarios.split(",") if item.strip()]
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)}")
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="http-bench-") as temporary:
-        runs = run_benchmarks(duration=args.duration, workdir=Path(temporary))
+        runs = run_benchmarks(duration=args.duration, workdir=Path(temporary), scenarios=scenarios)
     for run in runs:
         print(
-            f"{run.target:<9} {run.scenario:<6} c={run.connections:<3} "
+            f"{run.target:<17} {run.scenario:<9} c={run.connections:<3} "
             f"{run.requests_per_second:9.1f} req/s  p50 {run.p50_ms:7.2f} ms  "
             f"p99 {run.p99_ms:7.2f} ms  errors {run.errors}  peak RSS {run.peak_rss_mib:.0f} MiB"
         )
