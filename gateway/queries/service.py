@@ -901,23 +901,8 @@ class QueryService:
         for query in repository.answered_under_consent(session, consent.id):
             if query.delivered_at is not None:
                 received.setdefault(query.asker_org_id, []).append(query.id)
-            if query.answer_sealed is None:
-                continue  # deleted before, at the end of its retention
-            query.answer_sealed = None
-            session.add(query)
-            self.audit.record(
-                session,
-                AuditEvent(
-                    type="query.answer_deleted",
-                    subject_id=query.subject_id,
-                    consent_id=query.consent_id,
-                    query_id=query.id,
-                    purpose=query.purpose,
-                    reasons=(reason,),
-                    hashes={"answer": f"sha256:{query.answer_sha256}"},
-                    details={"legal_basis": ERASURE_BASIS},
-                ),
-            )
+            if query.answer_sealed is not None:  # else deleted at the end of its retention
+                self._delete_answer(session, query, reason=reason, legal_basis=ERASURE_BASIS)
         for organisation_id, query_ids in sorted(received.items()):
             notices = self.webhooks.enqueue(
                 session,
@@ -947,6 +932,26 @@ class QueryService:
                 ),
             )
 
+    def _delete_answer(
+        self, session: Session, query: Query, *, reason: str, legal_basis: str | None = None
+    ) -> None:
+        """Delete the sealed answer the gateway holds; the trail keeps its hash and why."""
+        query.answer_sealed = None
+        session.add(query)
+        self.audit.record(
+            session,
+            AuditEvent(
+                type="query.answer_deleted",
+                subject_id=query.subject_id,
+                consent_id=query.consent_id,
+                query_id=query.id,
+                purpose=query.purpose,
+                reasons=(reason,),
+                hashes={"answer": f"sha256:{query.answer_sha256}"},
+                details={"legal_basis": legal_basis} if legal_basis else {},
+            ),
+        )
+
     # -- the scheduler ---------------------------------------------------------------------------
 
     def tick(self, engine: Engine) -> None:
@@ -955,18 +960,7 @@ class QueryService:
             for query in repository.past_deadline(session, now=now):
                 self._end(session, query, QueryStatus.EXPIRED, reason="deadline_passed")
             for query in repository.past_retention(session, now=now):
-                query.answer_sealed = None
-                session.add(query)
-                self.audit.record(
-                    session,
-                    AuditEvent(
-                        type="query.answer_deleted",
-                        subject_id=query.subject_id,
-                        consent_id=query.consent_id,
-                        query_id=query.id,
-                        reasons=("retention_ended",),
-                    ),
-                )
+                self._delete_answer(session, query, reason="retention_ended")
             due = repository.due_for_delivery(session, now=now)
             session.commit()
         for query_id in due:
