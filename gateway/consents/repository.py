@@ -23,7 +23,26 @@ def get(session: Session, consent_id: str) -> Consent | None:
 
 
 def get_for_update(session: Session, consent_id: str) -> Consent | None:
-    return session.exec(select(Consent).where(Consent.id == consent_id).with_for_update()).first()
+    # populate_existing: an object already loaded takes the locked row's values.
+    return session.exec(
+        select(Consent)
+        .where(Consent.id == consent_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def versions(session: Session, consent: Consent) -> list[str]:
+    """The ids of ``consent`` and of every earlier version it amended, newest first."""
+    ids = [consent.id]
+    previous = consent.previous_id
+    while previous is not None and previous not in ids:
+        earlier = get(session, previous)
+        if earlier is None:
+            break
+        ids.append(earlier.id)
+        previous = earlier.previous_id
+    return ids
 
 
 def add(session: Session, consent: Consent) -> None:

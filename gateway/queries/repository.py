@@ -18,7 +18,13 @@ def get(session: Session, query_id: str) -> Query | None:
 
 
 def get_for_update(session: Session, query_id: str) -> Query | None:
-    return session.exec(select(Query).where(Query.id == query_id).with_for_update()).first()
+    # populate_existing: an object already loaded takes the locked row's values.
+    return session.exec(
+        select(Query)
+        .where(Query.id == query_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 def by_idempotency_key(session: Session, *, client_id: str, key: str) -> Query | None:
@@ -73,13 +79,13 @@ def visible(
     return list(session.exec(query.order_by(col(Query.id)).limit(limit)).all())
 
 
-def answered_under_consent(session: Session, consent_id: str) -> list[Query]:
-    """Queries under a consent whose answer the gateway still holds or has delivered."""
+def answered_under_consents(session: Session, consent_ids: Sequence[str]) -> list[Query]:
+    """Queries under the consents whose answer the gateway still holds or has delivered."""
     return list(
         session.exec(
             select(Query)
             .where(
-                Query.consent_id == consent_id,
+                col(Query.consent_id).in_(consent_ids),
                 or_(col(Query.answer_sealed).is_not(None), col(Query.delivered_at).is_not(None)),
             )
             .order_by(col(Query.id))

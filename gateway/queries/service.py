@@ -898,7 +898,10 @@ class QueryService:
 
     def _erase_answers(self, session: Session, consent: Consent, *, reason: str) -> None:
         received: dict[str, list[str]] = {}
-        for query in repository.answered_under_consent(session, consent.id):
+        # Answers given under earlier versions of the consent end with it, too.
+        for query in repository.answered_under_consents(
+            session, consents.versions(session, consent)
+        ):
             if query.delivered_at is not None:
                 received.setdefault(query.asker_org_id, []).append(query.id)
             if query.answer_sealed is not None:  # else deleted at the end of its retention

@@ -155,3 +155,42 @@ def test_without_answers_there_is_nobody_to_notify(desk: Desk) -> None:
     )
     assert _audit(desk, "query.answer_deleted") == []
     assert _audit(desk, "consent.deletion_requested") == []
+
+
+def test_answers_given_under_an_earlier_version_go_with_the_withdrawal(
+    desk: Desk, container: Container
+) -> None:
+    _subscribe(desk, desk.manager, HOOK)
+    first = desk.consent()
+    under_first = _answered(desk, read=True)
+    terms = {
+        key: value
+        for key, value in first.items()
+        if key in {"purposes", "categories", "directions", "language"}
+    }
+    amended = desk.client.post(
+        f"/v1/consents/{first['id']}/amend",
+        json={
+            **terms,
+            "valid_until": first["valid_until"][:10],
+            "evidence": {"channel": "paper_signature"},
+        },
+        headers=desk.manager,
+    )
+    assert amended.status_code == 201, amended.text
+    under_second = _answered(desk, read=True)
+
+    withdrawn = desk.client.post(
+        f"/v1/consents/{amended.json()['id']}/revoke",
+        json={"channel": "in_person"},
+        headers=desk.manager,
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    deleted = _audit(desk, "query.answer_deleted")
+    assert sorted(e["query"] for e in deleted) == sorted([under_first, under_second])
+    [notice_event] = _audit(desk, "consent.deletion_requested")
+    assert notice_event["details"]["query_ids"] == sorted([under_first, under_second])
+    with Session(container.engine) as session:
+        query = session.get(Query, under_first)
+        assert query is not None
+        assert query.answer_sealed is None
