@@ -15,6 +15,7 @@ from gateway.audit.models import AuditCheckpointRow, AuditEventRow, AuditPending
 
 # Any constant works; it names the one lock that serialises appends on PostgreSQL.
 _CHAIN_LOCK_KEY = 0x61756469  # "audi"
+LOCK_TIMEOUT_SECONDS = 30
 
 
 def lock_chain(session: Session) -> None:
@@ -25,6 +26,9 @@ def lock_chain(session: Session) -> None:
     connection already began with ``BEGIN IMMEDIATE`` and holds the write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
+        # A sequencer that stalls elsewhere must not hold every later one forever: the
+        # wait ends with an error (the pending events stay, the next run takes them).
+        session.exec(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))  # type: ignore[call-overload]
         session.exec(  # type: ignore[call-overload]
             text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_CHAIN_LOCK_KEY)
         )

@@ -170,15 +170,17 @@ class _SharedRuns:
         self._running = False
         self._started = 0
         self._finished = 0
+        self._succeeded = 0  # the last run that ended without an error
 
     def run_after_now(self, work: Callable[[], object], *, timeout: float) -> bool:
-        """False when no such run finished within ``timeout`` seconds."""
+        """False when no such run finished within ``timeout`` seconds, or it failed (the
+        leader sees the error itself)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             needed = self._started + 1
             while True:
                 if self._finished >= needed:
-                    return True
+                    return self._succeeded >= needed
                 if not self._running:
                     break  # lead the run: it starts after the call
                 remaining = deadline - time.monotonic()
@@ -188,12 +190,16 @@ class _SharedRuns:
             self._running = True
             self._started += 1
             mine = self._started
+        succeeded = False
         try:
             work()
+            succeeded = True
         finally:
             with self._changed:
                 self._running = False
                 self._finished = mine
+                if succeeded:
+                    self._succeeded = mine
                 self._changed.notify_all()
         return True
 
@@ -281,10 +287,11 @@ class AuditTrail:
         """Sequence every pending event, so a read that follows sees the whole trail."""
         if repository.holds_lock_itself(session):
             self._integrate_in(session, now=utcnow(), check_age=False)
-        else:
-            self._runs.run_after_now(
-                lambda: self._sequence_all(_engine_of(session)), timeout=INTEGRATE_WAIT_SECONDS
-            )
+        elif not self._runs.run_after_now(
+            lambda: self._sequence_all(_engine_of(session), within=INTEGRATE_WAIT_SECONDS),
+            timeout=INTEGRATE_WAIT_SECONDS,
+        ):
+            logger.warning("audit_sequencing_waited_too_long")
 
     def checkpoint_if_due(self, session: Session, *, force: bool = False) -> Checkpoint | None:
         """Integrate pending events, then sign a tree head over every event if one is due.
@@ -302,7 +309,8 @@ class AuditTrail:
         """Called once a writer's transaction with pending events has committed."""
         try:
             if not self._runs.run_after_now(
-                lambda: self._sequence_all(_engine_of(session)), timeout=INTEGRATE_WAIT_SECONDS
+                lambda: self._sequence_all(_engine_of(session), within=INTEGRATE_WAIT_SECONDS),
+                timeout=INTEGRATE_WAIT_SECONDS,
             ):
                 logger.warning("audit_sequencing_waited_too_long")
         except Exception as exc:
@@ -311,8 +319,15 @@ class AuditTrail:
 
     # -- sequencing ----------------------------------------------------------------------
 
-    def _sequence_all(self, engine: Engine, *, force: bool = False) -> Checkpoint | None:
-        """PostgreSQL: integrate pending events in batches, one transaction each, under the lock."""
+    def _sequence_all(
+        self, engine: Engine, *, force: bool = False, within: float | None = None
+    ) -> Checkpoint | None:
+        """PostgreSQL: integrate pending events in batches, one transaction each, under the lock.
+
+        ``within`` bounds a run that a request leads: after that many seconds it ends
+        after its current batch, and the scheduler's tick integrates the rest (the events
+        are durable meanwhile), so a backlog never holds a request."""
+        deadline = None if within is None else time.monotonic() + within
         signed: Checkpoint | None = None
         while True:
             with Session(engine) as session:
@@ -328,7 +343,7 @@ class AuditTrail:
                 )
                 session.commit()
             signed = checkpoint or signed
-            if last_batch:
+            if last_batch or (deadline is not None and time.monotonic() >= deadline):
                 return signed
 
     def _integrate_in(
