@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 
 from gateway.keys import KeyPurpose, KeyStore
@@ -98,15 +98,16 @@ class ValidatedTokens:
 
     Keyed by the whole token, so only the very token that was checked hits. An
     entry lives until the token expires (the same leeway as ``validate``) and at
-    most ``max_age_seconds``, so a signing key withdrawn from the key store stops
-    being honoured within that time. What a cached token may do is still decided
-    per request: revocation, the client and the user are looked up each time.
+    most ``max_age_seconds``, and only while the key that signed it is still
+    published (a key withdrawn from the key store ends its tokens at once). What
+    a cached token may do is still decided per request: revocation, the client
+    and the user are looked up each time.
     """
 
     def __init__(self, *, capacity: int = 4096, max_age_seconds: float = 60.0) -> None:
         self._capacity = capacity
         self._max_age = max_age_seconds
-        self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, str, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def validate(self, value: str, *, keys: KeyStore, issuer: str, audience: str) -> dict[str, Any]:
@@ -114,14 +115,26 @@ class ValidatedTokens:
         with self._lock:
             entry = self._entries.get(value)
         if entry is not None:
-            checked_at, claims = entry
-            if now <= int(claims["exp"]) + LEEWAY_SECONDS and now - checked_at <= self._max_age:
+            checked_at, kid, claims = entry
+            if (
+                now <= int(claims["exp"]) + LEEWAY_SECONDS
+                and now - checked_at <= self._max_age
+                and _published(keys, kid)
+            ):
+                with self._lock:
+                    if value in self._entries:
+                        self._entries.move_to_end(value)
                 return dict(claims)
             with self._lock:
                 self._entries.pop(value, None)
         claims = validate(value, keys=keys, issuer=issuer, audience=audience)
+        kid = str(jws.extract_compact(value.encode("ascii")).protected.get("kid", ""))
         with self._lock:
-            self._entries[value] = (now, claims)
+            self._entries[value] = (now, kid, claims)
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
         return dict(claims)
+
+
+def _published(keys: KeyStore, kid: str) -> bool:
+    return any(key.kid == kid for key in keys.verification_keys(KeyPurpose.TOKEN).keys)

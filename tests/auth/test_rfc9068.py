@@ -70,3 +70,17 @@ def test_a_forged_token_is_verified_and_refused(keys: KeyStore, tmp_path: Path) 
     with pytest.raises(rfc9068.InvalidAccessToken):
         tokens.validate(forged, keys=keys, issuer=ISSUER, audience=AUDIENCE)
     assert jwt.decode(genuine, keys.verification_keys(KeyPurpose.TOKEN)).claims["sub"] == "usr_1"
+
+
+def test_a_token_whose_key_is_withdrawn_is_refused_although_it_was_checked(
+    keys: KeyStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = rfc9068.ValidatedTokens()
+    value = _issue(keys)
+    tokens.validate(value, keys=keys, issuer=ISSUER, audience=AUDIENCE)
+    other = KeyStore(tmp_path / "other", production=False)
+    other.ensure()
+    # The key store no longer publishes the key that signed the token (say, it leaked).
+    monkeypatch.setattr(keys, "verification_keys", other.verification_keys)
+    with pytest.raises(rfc9068.InvalidAccessToken):
+        tokens.validate(value, keys=keys, issuer=ISSUER, audience=AUDIENCE)
