@@ -367,7 +367,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         with unit_of_work(container.engine) as session:
             # Events a killed writer committed but never sequenced join the chain first.
             container.audit.integrate(session)
-        with Session(container.engine) as session:
+        with Session(container.reader) as session:  # reads only: writers go on meanwhile
             report = audit_verify.verify_trail(
                 session, keys=container.keys.verification_keys(KeyPurpose.AUDIT)
             )

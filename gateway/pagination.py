@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 Row = TypeVar("Row")
+FETCH = 100
 
 
 def visible_page(
@@ -32,14 +33,16 @@ def visible_page(
     """
     page: list[Row] = []
     cursor = after
+    # Read in rounds of at least FETCH rows: a caller who sees few rows costs few round trips.
+    size = max(limit + 1, FETCH)
     while True:
-        batch = fetch(cursor, limit + 1)
+        batch = fetch(cursor, size)
         for row in batch:
             if not visible(row):
                 continue
             if len(page) == limit:
                 return page, key(page[-1])
             page.append(row)
-        if len(batch) <= limit:
+        if len(batch) < size:
             return page, None
         cursor = key(batch[-1])

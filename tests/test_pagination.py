@@ -49,9 +49,12 @@ def test_pages_hold_only_visible_rows_and_cursors_name_only_returned_ones(
         if cursor is not None:
             assert len(page) == limit  # no short page before the end
             assert cursor == page[-1]  # the cursor is a row the caller saw
-    # The last page ends the listing; an empty one only when nothing is visible at all.
+    # The last page ends the listing; a page is empty only when nothing is visible at all.
     assert pages[-1][1] is None
-    assert pages[-1][0] or not visible or len(pages) == 1
+    if visible:
+        assert all(page for page, _ in pages)
+    else:
+        assert pages == [([], None)]
 
 
 def test_a_colleague_not_named_in_the_consent_learns_nothing_from_the_query_list(

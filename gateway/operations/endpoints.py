@@ -33,7 +33,8 @@ class Readiness(BaseModel):
 def readyz(container: ContainerDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        with container.engine.connect() as connection:
+        # The reader: a probe must not queue behind writers for the write lock.
+        with container.reader.connect() as connection:
             connection.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:
