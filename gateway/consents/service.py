@@ -452,7 +452,11 @@ class ConsentService:
                     "channel": consent.evidence_channel.value,
                     "language": consent.language,
                     "text_version": consent.text_version,
-                    "given_by": self._given_by(evidence),
+                    "given_by": self._given_by(
+                        evidence.legal_representative.relation.value
+                        if evidence.legal_representative
+                        else None
+                    ),
                     "status": consent.status.value,
                     "status_reason": _code(consent),
                     **({"previous": previous.id} if previous else {}),
@@ -625,23 +629,20 @@ class ConsentService:
             )
 
     @staticmethod
-    def _given_by(evidence: Evidence) -> dict[str, str]:
-        representative = evidence.legal_representative
-        if representative is None:
+    def _given_by(relation: str | None) -> dict[str, str]:
+        if relation is None:
             return {"role": "person"}
-        return {"role": "legal_representative", "relation": representative.relation.value}
+        return {"role": "legal_representative", "relation": relation}
 
     def given_by(self, consent: Consent) -> dict[str, str]:
         """Who gave ``consent``: the person, or a legal representative (relation only)."""
-        if consent.evidence_sealed is None:
-            return {"role": "person"}
-        private = json.loads(
-            self.sealer.open(consent.evidence_sealed, context=f"consents/{consent.id}/evidence")
-        )
-        representative = private.get("legal_representative")
-        if not representative:
-            return {"role": "person"}
-        return {"role": "legal_representative", "relation": representative["relation"]}
+        representative = None
+        if consent.evidence_sealed is not None:
+            private = json.loads(
+                self.sealer.open(consent.evidence_sealed, context=f"consents/{consent.id}/evidence")
+            )
+            representative = private.get("legal_representative")
+        return self._given_by(representative["relation"] if representative else None)
 
     def _evidence_sealed(self, evidence: Evidence, *, consent_id: str) -> str | None:
         representative = evidence.legal_representative
