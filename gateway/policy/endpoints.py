@@ -51,6 +51,10 @@ class QuestionPublic(BaseModel):
     deadline_days: int
     free_text: bool
     labels: dict[str, str]
+    legal_basis: dict[str, Any] = Field(
+        description='`{"kind": "consent"}`, or `{"kind": "statute", "citation": ...}` for a '
+        "question asked without consent"
+    )
 
 
 class CataloguePublic(BaseModel):
@@ -84,6 +88,7 @@ def catalogue_public(*, catalogue: Catalogue, policy_version: str) -> CatalogueP
                 deadline_days=q.deadline_days,
                 free_text=q.free_text,
                 labels=dict(q.labels),
+                legal_basis=q.legal_basis.as_dict(),
             )
             for q in catalogue.questions.values()
         ],

@@ -123,3 +123,10 @@ def test_without_a_responsible_jobcenter_nothing_is_asked(desk: Desk) -> None:
     [event] = _audit(desk, "query.denied")
     assert event["details"]["legal_basis"] == STATUTE
     assert event["reasons"] == ["no_responsible_jobcenter"]
+
+
+def test_the_catalogue_names_each_questions_legal_basis(desk: Desk) -> None:
+    catalogue = desk.client.get("/v1/catalogue", headers=desk.manager).json()
+    bases = {q["id"]: q["legal_basis"] for q in catalogue["questions"]}
+    assert bases["jobcenter_responsibility"] == STATUTE
+    assert bases["benefit_status"] == {"kind": "consent"}
