@@ -800,28 +800,53 @@ class ConsentService:
         consent.revocation_channel = channel
         consent.revoked_by = actor.organisation_id
         consent.confirmation_hash = None
+        self._announce(
+            session,
+            consent,
+            "consent.revoked",
+            actor=actor,
+            trace_id=trace_id,
+            text=text,
+            details={"channel": channel, "declared_via": declared_via},
+            stops_work=True,
+        )
+        return consent
+
+    def _announce(
+        self,
+        session: Session,
+        consent: Consent,
+        event_type: str,
+        *,
+        actor: Actor,
+        trace_id: str | None,
+        text: str | None,
+        details: dict[str, str] | None = None,
+        stops_work: bool = False,
+    ) -> None:
+        """After a status change: the audit event (status, reason, the text's hash), work
+        under the consent stopped when it no longer permits, and both parties told."""
         session.add(consent)
         self.audit.record(
             session,
             AuditEvent(
-                type="consent.revoked",
+                type=event_type,
                 actor=actor,
                 subject_id=consent.subject_id,
                 consent_id=consent.id,
                 trace_id=trace_id,
                 hashes=_text_hash(text),
                 details={
-                    "channel": channel,
-                    "declared_via": declared_via,
-                    "status": status.value,
-                    "status_reason": reason.value,
+                    "status": consent.status.value,
+                    "status_reason": _code(consent),
+                    **(details or {}),
                 },
             ),
         )
-        for hook in self.on_end:
-            hook(session, consent, status.value)
-        self._notify(session, consent, "consent.revoked")
-        return consent
+        if stops_work:
+            for hook in self.on_end:
+                hook(session, consent, consent.status.value)
+        self._notify(session, consent, event_type)
 
     # -- pause and resumption ------------------------------------------------------------
 
@@ -866,23 +891,16 @@ class ConsentService:
                 consent_status=consent.status.value,
             )
         self._set_status(consent, ConsentStatus.PAUSED, reason, text=text)
-        session.add(consent)
-        self.audit.record(
+        self._announce(
             session,
-            AuditEvent(
-                type="consent.paused",
-                actor=actor,
-                subject_id=consent.subject_id,
-                consent_id=consent.id,
-                trace_id=trace_id,
-                hashes=_text_hash(text),
-                details={"status": consent.status.value, "status_reason": reason.value}
-                | (details or {}),
-            ),
+            consent,
+            "consent.paused",
+            actor=actor,
+            trace_id=trace_id,
+            text=text,
+            details=details,
+            stops_work=True,
         )
-        for hook in self.on_end:
-            hook(session, consent, ConsentStatus.PAUSED.value)
-        self._notify(session, consent, "consent.paused")
 
     def resume(
         self,
@@ -913,20 +931,9 @@ class ConsentService:
                     responsible_jobcenter=responsible,
                 )
         self._set_status(consent, ConsentStatus.ACTIVE, StatusReason.RESUMED, text=body.reason)
-        session.add(consent)
-        self.audit.record(
-            session,
-            AuditEvent(
-                type="consent.resumed",
-                actor=actor,
-                subject_id=consent.subject_id,
-                consent_id=consent.id,
-                trace_id=trace_id,
-                hashes=_text_hash(body.reason),
-                details={"status": consent.status.value, "status_reason": _code(consent)},
-            ),
+        self._announce(
+            session, consent, "consent.resumed", actor=actor, trace_id=trace_id, text=body.reason
         )
-        self._notify(session, consent, "consent.resumed")
         return consent
 
     def _responsible_jobcenter_key(self, subject: Subject) -> str | None:

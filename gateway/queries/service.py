@@ -354,7 +354,8 @@ class QueryService:
                 jobcenter_id = found.id if found is not None else None
         return StatutoryParties(registrar_id=subject.registered_by, jobcenter_id=jobcenter_id)
 
-    def _legal_basis(self, query: Query) -> LegalBasis:
+    def legal_basis(self, query: Query) -> LegalBasis:
+        """Why ``query`` may be asked: its consent, or the statute of its question type."""
         question = self.engine.catalogue.questions.get(query.question)
         if question is None or query.consent_id is not None:
             return CONSENT
@@ -428,7 +429,7 @@ class QueryService:
             if query is None or query.status is not QueryStatus.RECEIVED:
                 return
             consent = consents.get(session, query.consent_id or "")
-            needs_consent = self._legal_basis(query).needs_consent
+            needs_consent = self.legal_basis(query).needs_consent
             if needs_consent and (consent is None or consent.status is not ConsentStatus.ACTIVE):
                 self._end(session, query, QueryStatus.CANCELLED, reason="consent_not_active")
                 session.commit()
@@ -485,7 +486,7 @@ class QueryService:
         subject = subjects.get(session, query.subject_id)
         assert subject is not None
         identity = subject_service.reveal(subject, sealer=self.sealer)
-        basis = self._legal_basis(query)
+        basis = self.legal_basis(query)
         answerer = organisations.get_organisation(session, query.answerer_org_id or "")
         answerer_key = (answerer.official_key if answerer else None) or ""
         parameters: dict[str, Any] = (

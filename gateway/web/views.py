@@ -12,7 +12,6 @@ from gateway.clock import as_utc, utcnow
 from gateway.consents.models import Consent
 from gateway.consents.service import last_day
 from gateway.organisations import repository as organisations
-from gateway.policy.models import Catalogue
 from gateway.queries.models import Query
 from gateway.web.labels import category_label, purpose_label, question_label
 
@@ -119,15 +118,8 @@ def query_row(web: Web, names: Names, query: Query, language: str) -> QueryRow:
         answered_at=as_utc(query.answered_at) if query.answered_at else None,
         reasons=list(query.reasons),
         overdue=query.status.open and as_utc(query.deadline) < utcnow(),
-        statute=_statute(catalogue, query),
+        statute=web.container.queries.legal_basis(query).statute,
     )
-
-
-def _statute(catalogue: Catalogue, query: Query) -> str | None:
-    if query.consent_id is not None:
-        return None
-    question = catalogue.questions.get(query.question)
-    return question.legal_basis.statute if question is not None else None
 
 
 def query_rows(web: Web, session: Session, queries: list[Query], language: str) -> list[QueryRow]:
