@@ -232,6 +232,11 @@ class KeyStore:
         self._reload()
         return KeySet([k.jwk for k in self._published() if k.purpose is purpose])
 
+    def is_published(self, purpose: KeyPurpose, kid: str) -> bool:
+        """Whether ``kid`` is among ``verification_keys(purpose)``, without building the set."""
+        self._reload()
+        return any(key.kid == kid and key.purpose is purpose for key in self._published())
+
     def secret(self, kid: str) -> StoredKey:
         """A secret key by id, retired or not: old ciphertexts name the key that sealed them."""
         self._reload()

@@ -49,21 +49,38 @@ class ChainHead:
     leaf_hash: str
 
 
-def head(session: Session) -> ChainHead | None:
-    row = session.exec(
-        select(AuditEventRow.seq, AuditEventRow.leaf_hash)
-        .order_by(col(AuditEventRow.seq).desc())
-        .limit(1)
-    ).first()
-    return ChainHead(seq=row[0], leaf_hash=row[1]) if row else None
+@dataclass(frozen=True)
+class ChainEnd:
+    """The last event and the size of the tree the latest checkpoint signed (0: none yet)."""
+
+    head: ChainHead | None
+    signed: int
 
 
-def occurred_at(session: Session, seq: int) -> datetime | None:
-    return session.exec(select(AuditEventRow.occurred_at).where(AuditEventRow.seq == seq)).first()
+def _newest(column: Any) -> Any:
+    return sa_select(column).order_by(_EVENTS.c.seq.desc()).limit(1).scalar_subquery()
 
 
 _EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 _PENDING = AuditPendingRow.__table__  # type: ignore[attr-defined]
+_CHECKPOINTS = AuditCheckpointRow.__table__  # type: ignore[attr-defined]
+
+# One round trip and one row, also for an empty trail: each part is an index lookup.
+_CHAIN_END = sa_select(
+    _newest(_EVENTS.c.seq),
+    _newest(_EVENTS.c.leaf_hash),
+    sa_select(func.max(_CHECKPOINTS.c.tree_size)).scalar_subquery(),
+)
+
+
+def chain_end(session: Session) -> ChainEnd:
+    seq, leaf_hash, signed = session.execute(_CHAIN_END).one()
+    head = ChainHead(seq=seq, leaf_hash=leaf_hash) if seq is not None else None
+    return ChainEnd(head=head, signed=signed or 0)
+
+
+def occurred_at(session: Session, seq: int) -> datetime | None:
+    return session.exec(select(AuditEventRow.occurred_at).where(AuditEventRow.seq == seq)).first()
 
 
 def add_events(session: Session, rows: list[dict[str, object]]) -> None:

@@ -154,6 +154,7 @@ INTEGRATE_WAIT_SECONDS = 10.0
 
 _PENDING_TRAIL = "gateway.audit.pending_trail"
 _COMMITTED = "gateway.audit.committed"
+_LEARNED = "gateway.audit.learned"
 
 
 class _SharedRuns:
@@ -209,14 +210,18 @@ class _Tree:
 
     The frontier (RFC 9162 subtree roots) is built only when a checkpoint is
     signed: from the latest checkpoint's stored frontier plus the leaves since.
+    ``oldest_known`` is the time of the first unsigned event when the caller
+    knows it already (see ``AuditTrail._oldest``).
     """
 
-    def __init__(self, session: Session, *, head: repository.ChainHead | None) -> None:
+    def __init__(
+        self, session: Session, *, end: repository.ChainEnd, oldest_known: datetime | None
+    ) -> None:
         self._session = session
-        self._checkpoint = repository.latest_checkpoint(session)
-        self.head_size = head.seq if head else 0
+        self.head_size = end.head.seq if end.head else 0
         self.size = self.head_size
-        self.signed = self._checkpoint.tree_size if self._checkpoint else 0
+        self.signed = end.signed
+        self._oldest_known = oldest_known if self.signed < self.head_size else None
         self._frontier: rfc9162.Frontier | None = None
         self._unmerged: list[bytes] = []  # leaves of this batch not yet in the frontier
         self._times: list[datetime] = []  # occurred_at of this batch's events, in order
@@ -232,13 +237,15 @@ class _Tree:
 
     def oldest_unsigned(self) -> datetime | None:
         if self.signed < self.head_size:
-            return repository.occurred_at(self._session, self.signed + 1)
+            if self._oldest_known is None:
+                self._oldest_known = repository.occurred_at(self._session, self.signed + 1)
+            return self._oldest_known
         index = self.signed - self.head_size
         return self._times[index] if index < len(self._times) else None
 
     def frontier_for_signing(self) -> rfc9162.Frontier:
         if self._frontier is None:
-            self._frontier = _frontier_from_row(self._checkpoint)
+            self._frontier = _frontier_from_row(repository.latest_checkpoint(self._session))
             for stored in repository.leaf_hashes(
                 self._session, after=self._frontier.size, upto=self.head_size
             ):
@@ -263,6 +270,10 @@ class AuditTrail:
         self._every = checkpoint_every
         self._max_age = timedelta(seconds=checkpoint_seconds)
         self._runs = _SharedRuns()
+        # Per database: (tree size of the latest checkpoint, time of the event after it),
+        # learned from committed transactions only. Committed events never change, so
+        # while no newer checkpoint exists the age check needs no query.
+        self._oldest: dict[str, tuple[int, datetime]] = {}
 
     def record(self, session: Session, event: AuditEvent) -> int | None:
         """Accept ``event`` in the caller's transaction.
@@ -381,9 +392,13 @@ class AuditTrail:
         The caller holds the chain lock. Returns the new tree size and the
         last checkpoint signed, if any.
         """
-        head = repository.head(session)
-        tree = _Tree(session, head=head)
-        prev = head.leaf_hash if head else GENESIS_PREV
+        end = repository.chain_end(session)
+        database = str(_engine_of(session).url)
+        known = self._oldest.get(database)
+        tree = _Tree(
+            session, end=end, oldest_known=known[1] if known and known[0] == end.signed else None
+        )
+        prev = end.head.leaf_hash if end.head else GENESIS_PREV
         signed: Checkpoint | None = None
         rows: list[dict[str, object]] = []
         for body, occurred_at in items:
@@ -418,6 +433,10 @@ class AuditTrail:
         due = force or (check_age and self._too_old(tree.oldest_unsigned(), now))
         if tree.unsigned and due:
             signed = self.sign_checkpoint(session, frontier=tree.frontier_for_signing(), now=now)
+        if tree.unsigned:
+            oldest = tree.oldest_unsigned()
+            if oldest is not None:
+                session.info[_LEARNED] = (self, database, tree.signed, oldest)
         return tree.size, signed
 
     def _too_old(self, oldest_unsigned: datetime | None, now: datetime) -> bool:
@@ -522,8 +541,14 @@ class AuditTrail:
 
 @sa_event.listens_for(OrmSession, "after_commit")
 def _note_commit(session: OrmSession) -> None:
-    if _PENDING_TRAIL in session.info and not session.in_nested_transaction():
+    if session.in_nested_transaction():
+        return
+    if _PENDING_TRAIL in session.info:
         session.info[_COMMITTED] = True
+    learned = session.info.pop(_LEARNED, None)
+    if learned is not None:
+        trail, database, signed, oldest = learned
+        trail._oldest[database] = (signed, oldest)
 
 
 @sa_event.listens_for(OrmSession, "after_transaction_end")
@@ -532,6 +557,7 @@ def _integrate_after_commit(session: OrmSession, transaction: SessionTransaction
     # own transaction never waits for a second connection held by its writer.
     if transaction.parent is not None:
         return
+    session.info.pop(_LEARNED, None)  # rolled back: what the transaction saw is void
     trail = session.info.pop(_PENDING_TRAIL, None)
     committed = session.info.pop(_COMMITTED, False)
     if committed and isinstance(trail, AuditTrail):

@@ -119,7 +119,7 @@ class ValidatedTokens:
             if (
                 now <= int(claims["exp"]) + LEEWAY_SECONDS
                 and now - checked_at <= self._max_age
-                and _published(keys, kid)
+                and keys.is_published(KeyPurpose.TOKEN, kid)
             ):
                 with self._lock:
                     if value in self._entries:
@@ -134,7 +134,3 @@ class ValidatedTokens:
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
         return dict(claims)
-
-
-def _published(keys: KeyStore, kid: str) -> bool:
-    return any(key.kid == kid for key in keys.verification_keys(KeyPurpose.TOKEN).keys)

@@ -335,6 +335,8 @@ class AuthorizationServer:
         )
 
     def _honoured_claims(self, session: Session, value: str) -> dict[str, Any] | None:
+        """The claims of a valid access token that still stands: not revoked (RFC 7009),
+        its client enabled, its user (if any) active."""
         try:
             claims = self._validated.validate(
                 value,
@@ -344,12 +346,13 @@ class AuthorizationServer:
             )
         except rfc9068.InvalidAccessToken:
             return None
-        if repository.is_revoked(session, claims["jti"]):
-            return None
-        client = repository.get_client(session, claims["client_id"])
-        if client is None or not client.enabled:
-            return None
-        return claims
+        standing = repository.token_standing(
+            session,
+            jti=claims["jti"],
+            client_id=claims["client_id"],
+            user_id=claims["sub"] if claims.get("role") else None,
+        )
+        return claims if standing.honoured else None
 
     # -- resource side --------------------------------------------------------
 
@@ -357,18 +360,15 @@ class AuthorizationServer:
         claims = self._honoured_claims(session, bearer)
         if claims is None:
             raise Unauthorized(
-                "The access token is invalid, expired or revoked.", slug="invalid-token"
+                "The access token is invalid, expired or revoked, or its client or user "
+                "is disabled.",
+                slug="invalid-token",
             )
         role = claims.get("role")
-        user_id = claims["sub"] if role else None
-        if user_id is not None:
-            user = organisations.get_user(session, user_id)
-            if user is None or not user.active:
-                raise Unauthorized("The token's user is no longer active.", slug="invalid-token")
         return Principal(
             client_id=claims["client_id"],
             organisation_id=claims["org"],
-            user_id=user_id,
+            user_id=claims["sub"] if role else None,
             role=Role(role) if role else None,
             scopes=_known_scopes(str(claims.get("scope", ""))),
             token_id=claims["jti"],

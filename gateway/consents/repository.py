@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from gateway.clock import as_utc
@@ -85,6 +85,12 @@ def visible_to(
     return list(session.exec(query.order_by(col(Consent.id)).limit(limit)).all())
 
 
+# Built once (every ask runs one): about a person, and with one party if named.
+_FOR_SUBJECT = select(Consent).where(Consent.subject_id == bindparam("subject_id"))
+_FOR_SUBJECT_AND_GRANTEE = _FOR_SUBJECT.where(Consent.grantee_id == bindparam("party_id"))
+_FOR_SUBJECT_AND_JOBCENTER = _FOR_SUBJECT.where(Consent.jobcenter_id == bindparam("party_id"))
+
+
 def for_subject(
     session: Session,
     *,
@@ -92,13 +98,17 @@ def for_subject(
     grantee_id: str | None = None,
     jobcenter_id: str | None = None,
 ) -> list[Consent]:
-    """The consents about one person with one party, newest versions included."""
-    query = select(Consent).where(Consent.subject_id == subject_id)
+    """The consents about one person, with the grantee or the jobcenter named (at most
+    one of the two), newest versions included."""
+    if grantee_id is not None and jobcenter_id is not None:
+        raise ValueError("name the grantee or the jobcenter, not both")
+    params = {"subject_id": subject_id}
+    statement = _FOR_SUBJECT
     if grantee_id is not None:
-        query = query.where(Consent.grantee_id == grantee_id)
-    if jobcenter_id is not None:
-        query = query.where(Consent.jobcenter_id == jobcenter_id)
-    return list(session.exec(query).all())
+        statement, params["party_id"] = _FOR_SUBJECT_AND_GRANTEE, grantee_id
+    elif jobcenter_id is not None:
+        statement, params["party_id"] = _FOR_SUBJECT_AND_JOBCENTER, jobcenter_id
+    return list(session.exec(statement, params=params).all())
 
 
 def due_for_expiry(session: Session, *, now: datetime, limit: int = 500) -> list[Consent]:

@@ -30,14 +30,12 @@ def operational_gauges(engine: Engine) -> dict[str, float]:
                 col(Query.deadline) < now,
             )
         ).one()
-        head = audit.head(session)
+        end = audit.chain_end(session)
         checkpoint = audit.latest_checkpoint(session)
     values: dict[str, float] = {
         "gateway_webhook_outbox_depth": float(outbox),
         "gateway_queries_past_deadline": float(late),
-        "gateway_audit_unsigned_events": float(
-            (head.seq if head else 0) - (checkpoint.tree_size if checkpoint else 0)
-        ),
+        "gateway_audit_unsigned_events": float((end.head.seq if end.head else 0) - end.signed),
     }
     if checkpoint is not None:
         signed = datetime.fromisoformat(checkpoint.timestamp.replace("Z", "+00:00"))

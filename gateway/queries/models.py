@@ -31,6 +31,12 @@ class QueryStatus(StrEnum):
         return self in {QueryStatus.RECEIVED, QueryStatus.ROUTED}
 
 
+def _no_items() -> list[str]:
+    # Not ``default_factory=list``: pydantic inspects a factory's signature on every
+    # construction, and a builtin's takes ~50 µs to parse (a Python function's, ~3 µs).
+    return []
+
+
 def _when(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(
         default=None,
@@ -65,7 +71,7 @@ class Query(SQLModel, table=True):
     parameters_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     note_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     policy_version: str = Field(max_length=80)
-    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reasons: list[str] = Field(default_factory=_no_items, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
@@ -78,6 +84,8 @@ class Query(SQLModel, table=True):
     ended_at: datetime | None = _when()
     answer_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     answer_sha256: str | None = Field(default=None, max_length=64)
-    dropped_fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    dropped_fields: list[str] = Field(
+        default_factory=_no_items, sa_column=Column(JSON, nullable=False)
+    )
     delivered_at: datetime | None = _when()
     retention_until: datetime | None = _when(index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from gateway.queries.models import Query, QueryStatus
@@ -27,10 +27,24 @@ def get_for_update(session: Session, query_id: str) -> Query | None:
     ).first()
 
 
+# The statements of every ask are built once; each call only binds its values.
+_BY_IDEMPOTENCY_KEY = select(Query).where(
+    Query.asker_client_id == bindparam("client_id"), Query.idempotency_key == bindparam("key")
+)
+_COUNT_ASKED = (
+    select(func.count())
+    .select_from(Query)
+    .where(
+        Query.asker_user_id == bindparam("user_id"),
+        Query.subject_id == bindparam("subject_id"),
+        col(Query.created_at) >= bindparam("since"),
+        Query.status != QueryStatus.DENIED,
+    )
+)
+
+
 def by_idempotency_key(session: Session, *, client_id: str, key: str) -> Query | None:
-    return session.exec(
-        select(Query).where(Query.asker_client_id == client_id, Query.idempotency_key == key)
-    ).first()
+    return session.exec(_BY_IDEMPOTENCY_KEY, params={"client_id": client_id, "key": key}).first()
 
 
 def add(session: Session, query: Query) -> None:
@@ -39,18 +53,8 @@ def add(session: Session, query: Query) -> None:
 
 
 def count_asked(session: Session, *, user_id: str, subject_id: str, since: datetime) -> int:
-    return int(
-        session.exec(
-            select(func.count())
-            .select_from(Query)
-            .where(
-                Query.asker_user_id == user_id,
-                Query.subject_id == subject_id,
-                col(Query.created_at) >= since,
-                Query.status != QueryStatus.DENIED,
-            )
-        ).one()
-    )
+    params = {"user_id": user_id, "subject_id": subject_id, "since": since}
+    return int(session.exec(_COUNT_ASKED, params=params).one())
 
 
 def visible(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import sqlalchemy
 from fastapi.testclient import TestClient
@@ -9,7 +11,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from gateway.audit import repository
-from gateway.audit.service import Actor, AuditEvent
+from gateway.audit.service import Actor, AuditEvent, AuditTrail
 from gateway.audit.verify import verify_trail
 from gateway.bootstrap import Container
 from gateway.database import unit_of_work
@@ -198,3 +200,102 @@ def test_tampering_is_detected_at_the_right_sequence_number(
         report = verify_trail(session, keys=container.keys.verification_keys(KeyPurpose.AUDIT))
     assert not report.ok
     assert report.first_bad_seq == expected_seq, report.problem
+
+
+# -- the chain's end, read once per append ------------------------------------------------
+
+
+def _checkpoint_sizes(container: Container) -> list[int]:
+    with Session(container.engine) as session:
+        return [row.tree_size for row in repository.all_checkpoints(session)]
+
+
+def _at(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
+    monkeypatch.setattr("gateway.audit.service.utcnow", lambda: moment)
+
+
+def _one(container: Container, trail: AuditTrail, name: str) -> None:
+    with unit_of_work(container.engine) as session:
+        trail.record(session, AuditEvent(type=name))
+
+
+def _sign_everything(container: Container, trail: AuditTrail) -> list[int]:
+    with Session(container.engine) as session:
+        trail.checkpoint_if_due(session, force=True)
+        session.commit()
+    return _checkpoint_sizes(container)
+
+
+# Each process keeps the time of the oldest unsigned event, so that its age check reads
+# nothing; these two tests let another process (another AuditTrail) append in between.
+
+
+def test_the_age_of_unsigned_events_counts_committed_events_only(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trail = AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60)
+    other_process = AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60)
+    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    _at(monkeypatch, start - timedelta(seconds=1))
+    _one(container, trail, "test.first")
+    signed = _sign_everything(container, trail)
+
+    _at(monkeypatch, start)
+    with Session(container.engine) as session:
+        trail.record(session, AuditEvent(type="test.rolled_back"))
+        session.rollback()
+    _at(monkeypatch, start + timedelta(seconds=50))
+    _one(container, other_process, "test.elsewhere")
+    # The oldest unsigned event is 20 s old: the rolled-back one (70 s) never counted.
+    _at(monkeypatch, start + timedelta(seconds=70))
+    _one(container, trail, "test.here")
+    assert _checkpoint_sizes(container) == signed
+
+    _at(monkeypatch, start + timedelta(seconds=111))
+    _one(container, trail, "test.later")
+    assert _checkpoint_sizes(container) == [*signed, signed[-1] + 3]
+
+
+def test_a_checkpoint_signed_elsewhere_restarts_the_age(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trail = AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60)
+    other_process = AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60)
+    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    _at(monkeypatch, start - timedelta(seconds=1))
+    _sign_everything(container, trail)
+    _at(monkeypatch, start)
+    _one(container, trail, "test.first")  # this process knows: unsigned since 08:00:00
+    _at(monkeypatch, start + timedelta(seconds=30))
+    signed = _sign_everything(container, other_process)
+    _at(monkeypatch, start + timedelta(seconds=40))
+    _one(container, other_process, "test.elsewhere")  # unsigned since 08:00:40
+
+    _at(monkeypatch, start + timedelta(seconds=70))
+    _one(container, trail, "test.here")
+    assert _checkpoint_sizes(container) == signed
+    with Session(container.engine) as session:
+        assert verify_trail(session, keys=container.keys.verification_keys(KeyPurpose.AUDIT)).ok
+
+
+def test_an_append_reads_the_chain_once(container: Container) -> None:
+    """The chain's end is one indexed read; the time of the oldest unsigned event is known."""
+    trail = AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=3600)
+    _one(container, trail, "test.warm")
+    _one(container, trail, "test.warm")
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statement = args[2]
+        assert isinstance(statement, str)
+        statements.append(statement.split()[0].upper())
+
+    sqlalchemy.event.listen(container.engine, "before_cursor_execute", seen)
+    try:
+        with unit_of_work(container.engine) as session:
+            trail.record(session, AuditEvent(type="test.counted"))
+            holds_lock = repository.holds_lock_itself(session)
+    finally:
+        sqlalchemy.event.remove(container.engine, "before_cursor_execute", seen)
+    if holds_lock:  # SQLite: sequenced in the writer's transaction
+        assert [s for s in statements if s not in ("BEGIN", "COMMIT")] == ["SELECT", "INSERT"]

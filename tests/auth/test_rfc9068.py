@@ -82,5 +82,6 @@ def test_a_token_whose_key_is_withdrawn_is_refused_although_it_was_checked(
     other.ensure()
     # The key store no longer publishes the key that signed the token (say, it leaked).
     monkeypatch.setattr(keys, "verification_keys", other.verification_keys)
+    monkeypatch.setattr(keys, "is_published", other.is_published)
     with pytest.raises(rfc9068.InvalidAccessToken):
         tokens.validate(value, keys=keys, issuer=ISSUER, audience=AUDIENCE)

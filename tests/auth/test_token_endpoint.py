@@ -16,6 +16,7 @@ from gateway.auth import registration
 from gateway.auth.models import UsedAssertion
 from gateway.bootstrap import Container
 from gateway.database import unit_of_work
+from gateway.organisations.models import User
 from tests.support import (
     CLIENT_ASSERTION_TYPE,
     JWT_BEARER,
@@ -207,6 +208,29 @@ def test_disabled_client_gets_no_token_and_its_tokens_stop_working(
         "invalid_client",
         401,
     )
+
+
+def test_a_deactivated_users_tokens_stop_working_and_introspect_inactive(
+    client: TestClient, container: Container, world: World
+) -> None:
+    headers = world.case_system.bearer(client, user_id=world.manager)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    assert client.get("/v1/me", headers=headers).status_code == 200
+
+    def introspected() -> object:
+        form = {**world.case_system.auth_form(), "token": token}
+        return client.post("/oauth/introspect", data=form).json()["active"]
+
+    assert introspected() is True
+    with unit_of_work(container.engine) as session:
+        user = session.get(User, world.manager)
+        assert user is not None
+        user.active = False
+        session.add(user)
+    refused = client.get("/v1/me", headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["type"] == "/problems/invalid-token"
+    assert introspected() is False
 
 
 def test_token_from_another_issuer_is_refused(client: TestClient, world: World) -> None:
