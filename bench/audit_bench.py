@@ -7,6 +7,10 @@ inserting an equivalent plain row (the same canonical JSON and filter
 columns) into a table without chaining. Afterwards the trail must verify and
 hold exactly the events whose commits returned.
 
+Sequencer (PostgreSQL): a backlog of ``--backlog`` pending events (100,000),
+as writers leave them, integrated by ``AuditTrail.integrate``; the baseline
+moves the same rows in the same batches into a plain table without the chain.
+
 Verify (SQLite): a trail of N and 4N events (``--events``, default 250,000, so
 4N is 1,000,000) with a checkpoint every ``audit_checkpoint_every`` events (the
 default setting), built from precomputed rows in one bulk insert. Each
@@ -18,7 +22,7 @@ measurement runs in a fresh child process, so its peak RSS is its own:
   leaf hashes, chain, filter columns, Merkle roots, checkpoint signatures.
 
 Usage: ``python bench/audit_bench.py [--events 250000] [--writers 64] [--seconds 5]
-[--postgres-url URL] [--skip-append]``; ``GATEWAY_BENCH_POSTGRES_URL`` also names
+[--backlog 100000] [--postgres-url URL] [--skip-append]``; ``GATEWAY_BENCH_POSTGRES_URL`` also names
 the server (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); the
 benchmark creates and drops its own database there.
 """
@@ -58,6 +62,7 @@ from gateway.audit import repository, rfc9162  # noqa: E402
 from gateway.audit.rfc8785 import canonical_bytes  # noqa: E402
 from gateway.audit.service import (  # noqa: E402
     GENESIS_PREV,
+    SEQUENCE_BATCH,
     Actor,
     AuditEvent,
     AuditTrail,
@@ -209,6 +214,89 @@ def append_benchmark(admin_url: str, *, writers: int, seconds: float, workdir: P
     ]
 
 
+def _pending_rows(count: int) -> list[tuple[str, datetime]]:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = []
+    for index in range(count):
+        moment = start + timedelta(milliseconds=index)
+        body = {"time": format_time(moment), **bench_event(index).body()}
+        rows.append((canonical_bytes(body).decode(), moment))
+    return rows
+
+
+def _fill_pending(url: str, rows: list[tuple[str, datetime]]) -> None:
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)
+    statement = "COPY audit_pending (body, occurred_at) FROM STDIN"
+    with (
+        psycopg.connect(conninfo) as connection,
+        connection.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def sequencer_benchmark(admin_url: str, *, events: int, workdir: Path) -> list[str]:
+    """How fast the sequencer integrates a backlog: the chain's own share of an append.
+
+    ``events`` pending events (as writers leave them) are integrated by
+    ``AuditTrail.integrate`` in batches of ``SEQUENCE_BATCH``. The baseline
+    moves the same rows in the same batches into a plain table: read, insert,
+    delete, commit, without canonical form, hashes, chain or checkpoints.
+    """
+    rows = _pending_rows(events)
+    with scratch_postgres(admin_url) as url:
+        engine = sa_create_engine(url)
+        migrate.upgrade(engine)
+        plain = Table(
+            "bench_plain_events",
+            MetaData(),
+            Column("id", BigInteger, primary_key=True),
+            Column("event", Text, nullable=False),
+            Column("occurred_at", DateTime(timezone=True), nullable=False),
+        )
+        plain.create(engine)
+        _fill_pending(url, rows)
+        started = time.perf_counter()
+        while True:
+            with Session(engine) as session:
+                batch = repository.take_pending(session, limit=SEQUENCE_BATCH)
+                if batch:
+                    session.execute(
+                        insert(plain),
+                        [
+                            {"id": item.id, "event": item.body, "occurred_at": item.occurred_at}
+                            for item in batch
+                        ],
+                    )
+                session.commit()
+            if len(batch) < SEQUENCE_BATCH:
+                break
+        baseline = time.perf_counter() - started
+
+        _fill_pending(url, rows)
+        keys = KeyStore(workdir / "sequencer-keys", production=False)
+        keys.ensure()
+        trail = AuditTrail(
+            keys=keys, checkpoint_every=CHECKPOINT_EVERY, checkpoint_seconds=CHECKPOINT_SECONDS
+        )
+        started = time.perf_counter()
+        with Session(engine) as session:
+            trail.integrate(session)
+        sequenced = time.perf_counter() - started
+        with Session(engine) as session:
+            report = verify_trail(session, keys=keys.verification_keys(KeyPurpose.AUDIT))
+        engine.dispose()
+    return [
+        f"backlog={events:,} batch={SEQUENCE_BATCH:,}",
+        f"baseline (move rows, no chain)  {events / baseline:>9,.0f} events/s",
+        f"sequencer (chain, checkpoints)  {events / sequenced:>9,.0f} events/s"
+        f"  ratio={baseline / sequenced:.2f}",
+        f"chain after the run: {report.events:,} events, {report.checkpoints:,} checkpoints, "
+        f"verified={report.ok and report.events == events}",
+    ]
+
+
 # -- verify: N and 4N events on SQLite --------------------------------------------------------
 
 _INSERT_EVENT = (
@@ -352,6 +440,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=250_000)
     parser.add_argument("--writers", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--backlog", type=int, default=100_000)
     parser.add_argument(
         "--postgres-url", default=os.environ.get("GATEWAY_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     )
@@ -373,6 +462,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="audit-bench-") as raw:
             for line in append_benchmark(
                 args.postgres_url, writers=args.writers, seconds=args.seconds, workdir=Path(raw)
+            ):
+                print("  " + line)
+            print("sequencer on PostgreSQL, a backlog of pending events:")
+            for line in sequencer_benchmark(
+                args.postgres_url, events=args.backlog, workdir=Path(raw)
             ):
                 print("  " + line)
     if not args.skip_verify:
