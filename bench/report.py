@@ -95,8 +95,27 @@ HTTP_FINDINGS = (
     "consents read every active consent (by status alone) in a write transaction, and "
     "the asks waited for it; an index on status and end date (also 0007) keeps the "
     "ask flat.",
-    "- What remains per ask is mostly the ORM and the audit append; the rest adapter "
-    "adds two transactions (the claimed delivery, the answer) with an fsync each.",
+    "- Each audit append read the chain's head, the latest checkpoint (a whole ORM "
+    "object with its frontier) and the time of the oldest unsigned event: four "
+    "statements per event, two events per ask, about a quarter of an ask's CPU. The "
+    "head and the size of the latest checkpoint are now one statement of three index "
+    "lookups; the frontier is read only when a checkpoint is signed; the time of the "
+    "oldest unsigned event is kept per process, learned from committed transactions "
+    "only and used only while no newer checkpoint exists (committed events never "
+    "change, so it cannot go stale; tests roll back and sign in another process).",
+    "- The token check read the revocation list, the client and the user in three ORM "
+    "lookups; one statement now answers all three. Building SQLAlchemy statements "
+    "cost as much as running them: the statements every ask runs are built once, "
+    "with bound parameters. `default_factory=list` on the query model made pydantic "
+    "parse the signature of the builtin `list` on every construction (about 50 µs, "
+    "twice per ask). SQL statement spans are made only when a tracer provider "
+    "records them. Together: one connection 224 asks/s, p50 4.2 ms (was 99, 9.7 ms).",
+    "- What remains per ask is about half framework (uvicorn, the middleware, "
+    "dependency resolution and the thread-pool hop, OpenTelemetry's ASGI middleware) "
+    "and half the ask itself (ORM statements, two audit appends, the policy "
+    "decision); the rest adapter adds two transactions (the claimed delivery, the "
+    "answer) with an fsync each. The bare endpoint does almost none of this, so a "
+    "ratio of 0.35 would need the ask in well under 2 ms of CPU in one process.",
 )
 
 
@@ -223,7 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(`AuditTrail.record`, commit), against the same writers inserting an equivalent "
         "plain row without chaining. Events wait in `audit_pending` and a sequencer "
         "integrates them in batches after the writers' commits (RFC 9162's merge delay); "
-        "the chain is verified after the run. Verify: `verify_trail` (the work of "
+        "the chain is verified after the run. Sequencer: a backlog of pending events "
+        "integrated by `AuditTrail.integrate`, against moving the same rows in the same "
+        "batches into a plain table. Verify: `verify_trail` (the work of "
         "`gateway audit verify`) over N and 4N events against reading and SHA-256 hashing "
         "each event once, each in its own process (peak RSS).",
         "",
