@@ -98,7 +98,10 @@ def ask(
         return _denied(container, query, asked.decision)
     if query.status is QueryStatus.RECEIVED and not asked.replay:
         container.queries.route(
-            container.engine, query.id, traceparent=request.headers.get("traceparent")
+            container.engine,
+            query.id,
+            traceparent=request.headers.get("traceparent"),
+            claimed=True,
         )
         session.refresh(query)
     view = _public(query, session, container)

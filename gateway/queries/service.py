@@ -44,6 +44,7 @@ from gateway.clock import as_utc, utcnow
 from gateway.consents import repository as consents
 from gateway.consents.models import Consent, ConsentStatus
 from gateway.consents.service import ConsentService
+from gateway.database import reader
 from gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, NotFound
 from gateway.ids import new_id
 from gateway.observability.metrics import Metrics
@@ -225,6 +226,11 @@ class QueryService:
                 else municipality_id
             )
             query.adapter = self._adapter_for(session, query.answerer_org_id).kind
+            if query.adapter != InboxAdapter.kind:
+                # The first delivery attempt is claimed with the ask (see ``route``): should
+                # the process die before delivering, the scheduler retries after the backoff.
+                query.attempts = 1
+                query.next_attempt_at = now + self._backoff(1)
             if body.parameters:
                 query.parameters_sealed = self.sealer.seal(
                     json.dumps(body.parameters).encode("utf-8"),
@@ -422,26 +428,42 @@ class QueryService:
 
     # -- routing ------------------------------------------------------------------
 
-    def route(self, engine: Engine, query_id: str, *, traceparent: str | None = None) -> None:
-        """Deliver a received query to its adapter; the outcome is recorded, never lost."""
-        with Session(engine, expire_on_commit=False) as session:
+    def route(
+        self,
+        engine: Engine,
+        query_id: str,
+        *,
+        traceparent: str | None = None,
+        claimed: bool = False,
+    ) -> None:
+        """Deliver a received query to its adapter; the outcome is recorded, never lost.
+
+        The attempt is claimed (counted, the next one scheduled) in a commit before
+        the network call, so a crash leaves a retry, not a loss. ``claimed``: the
+        ask's own transaction made that claim (``ask`` does for every query it leaves
+        received), and what the adapter needs is only read here, without the write
+        lock. A query whose consent is no longer active is left to the scheduler,
+        which cancels it (a revocation usually has already).
+        """
+        with Session(reader(engine) if claimed else engine, expire_on_commit=False) as session:
             query = repository.get(session, query_id)
             if query is None or query.status is not QueryStatus.RECEIVED:
                 return
             consent = consents.get(session, query.consent_id or "")
             needs_consent = self.legal_basis(query).needs_consent
             if needs_consent and (consent is None or consent.status is not ConsentStatus.ACTIVE):
-                self._end(session, query, QueryStatus.CANCELLED, reason="consent_not_active")
-                session.commit()
+                if not claimed:
+                    self._end(session, query, QueryStatus.CANCELLED, reason="consent_not_active")
+                    session.commit()
                 return
             delivered = self._delivered_query(
                 session, query, consent, traceparent=traceparent or current_traceparent()
             )
             adapter = self._adapter_for(session, query.answerer_org_id)
-            # Claim the attempt before the network call: a crash now leaves a retry, not a loss.
-            query.attempts += 1
-            query.next_attempt_at = utcnow() + self._backoff(query.attempts)
-            session.add(query)
+            if not claimed:
+                query.attempts += 1
+                query.next_attempt_at = utcnow() + self._backoff(query.attempts)
+                session.add(query)
             session.commit()
 
         started = perf_counter()

@@ -20,7 +20,7 @@ from adapters.base import (
 from adapters.registry import AdapterRegistry
 from gateway.audit.models import AuditEventRow
 from gateway.bootstrap import Container
-from gateway.clock import utcnow
+from gateway.clock import as_utc, utcnow
 from gateway.database import unit_of_work
 from gateway.queries.models import Query
 from tests.support import Desk, World
@@ -279,6 +279,37 @@ def test_failed_deliveries_are_retried_by_the_scheduler(desk: Desk, container: C
     assert read["status"] == "answered"
     assert read["answer"] == BENEFIT_ANSWER
     assert len({d.query_id for d in flaky.deliveries}) == 1, "one idempotency key for every attempt"
+
+
+def test_an_ask_claims_its_first_delivery_so_a_crash_before_it_is_retried_once(
+    desk: Desk, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk.consent()
+    adapter = FlakyAdapter(failures=0)
+    container.queries.adapters = AdapterRegistry({"JC-08125": adapter})
+    route = container.queries.route
+    # The process dies between the ask's commit and the delivery.
+    monkeypatch.setattr(container.queries, "route", lambda *args, **kwargs: None)
+    asked_at = utcnow()
+    query = desk.ask("benefit_status", "benefit_coordination").json()
+    monkeypatch.setattr(container.queries, "route", route)
+    with Session(container.engine) as session:
+        stored = session.get(Query, query["id"])
+        assert stored is not None
+        assert stored.attempts == 1
+        assert stored.next_attempt_at is not None
+        assert as_utc(stored.next_attempt_at) >= asked_at + container.queries.retry_base
+
+    container.queries.tick(container.engine)  # the claimed attempt is not due yet
+    assert adapter.deliveries == []
+    with unit_of_work(container.engine) as session:
+        stored = session.get(Query, query["id"])
+        assert stored is not None
+        stored.next_attempt_at = utcnow() - timedelta(seconds=1)
+    container.queries.tick(container.engine)
+    read = desk.client.get(f"/v1/queries/{query['id']}", headers=desk.manager).json()
+    assert read["status"] == "answered"
+    assert [delivered.query_id for delivered in adapter.deliveries] == [query["id"]]
 
 
 def test_a_delivery_that_keeps_failing_ends_failed(desk: Desk, container: Container) -> None:

@@ -167,7 +167,7 @@ def ask(
     )
     session.commit()  # the decision is on the audit trail before anything leaves
     if asked.query.status is QueryStatus.RECEIVED and not asked.replay:
-        container.queries.route(container.engine, asked.query.id)
+        container.queries.route(container.engine, asked.query.id, claimed=True)
     return redirect(f"/web/queries/{asked.query.id}")
 
 
