@@ -103,11 +103,20 @@ def render_html(
 ) -> str:
     text = texts.get(consent.language)
     language = consent.language
+    labels = text.sections["receipt"]
+    given_by = receipt.payload["given_by"]
+    relation = given_by.get("relation")
     template = _environment.get_template("receipt.html")
     return template.render(
         lang=language,
         dir=text.direction,
-        labels=text.sections["receipt"],
+        labels=labels,
+        given_by=(
+            labels["given_by_representative"].format(relation=labels["relations"][relation])
+            if relation
+            else labels["given_by_person"]
+        ),
+        status=labels["statuses"].get(receipt.payload["status"], receipt.payload["status"]),
         withdrawal=text.sections["withdrawal"],
         payload=receipt.payload,
         purposes=[catalogue.purposes[p].labels.get(language, p) for p in consent.purposes],

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from gateway.consents.models import ConsentStatus, RepresentativeRelation
 from gateway.policy.models import Catalogue, Direction
 
 REQUIRED_SECTIONS = (
@@ -63,6 +64,38 @@ class LanguageText:
         return str(self.sections[group][key])
 
 
+# Label groups every language has with the German text's keys: a missing label would
+# leave a blank on the printable receipt or the person's pages.
+LABEL_SECTIONS = ("receipt", "self_service", "access_report")
+
+
+def _keys(value: Any, prefix: str = "") -> set[str]:
+    if not isinstance(value, Mapping):
+        return {prefix}
+    return {key for name, item in value.items() for key in _keys(item, f"{prefix}.{name}")}
+
+
+def _check_labels(texts: Mapping[str, LanguageText]) -> None:
+    """Every language labels what German labels, and the receipt names every status and
+    every kind of legal representative."""
+    german = texts["de"].sections
+    for text in texts.values():
+        for section in LABEL_SECTIONS:
+            missing = _keys(german.get(section, {})) - _keys(text.sections.get(section, {}))
+            if missing:
+                raise ConsentTextError(
+                    f"{text.language}: labels missing: "
+                    + ", ".join(f"{section}{key}" for key in sorted(missing))
+                )
+        receipt = text.sections["receipt"]
+        for group, values in (("statuses", ConsentStatus), ("relations", RepresentativeRelation)):
+            unnamed = {value.value for value in values} - set(receipt.get(group, {}))
+            if unnamed:
+                raise ConsentTextError(
+                    f"{text.language}: receipt.{group} lacks {', '.join(sorted(unnamed))}"
+                )
+
+
 class ConsentTexts:
     def __init__(self, texts: Mapping[str, LanguageText]) -> None:
         self._texts = dict(texts)
@@ -92,6 +125,7 @@ class ConsentTexts:
             )
         if "de" not in texts:
             raise ConsentTextError(f"{directory}: the German text (de.yaml) is required")
+        _check_labels(texts)
         return cls(texts)
 
     @property

@@ -95,6 +95,14 @@ def test_under_15_the_consent_needs_a_legal_representative(
         headers={**desk.manager, "Accept": "application/json"},
     ).json()
     assert receipt["receipt"]["given_by"] == {"role": "legal_representative", "relation": "parent"}
+    printable = desk.client.get(
+        f"/v1/consents/{consent['id']}/receipt", headers={**desk.manager, "Accept": "text/html"}
+    ).text
+    assert (
+        "<dt>Erteilt von</dt>\n      <dd>Ihrer gesetzlichen Vertretung (Elternteil)</dd>"
+        in printable
+    )
+    assert "Samira" not in printable
 
     # The name is kept, sealed: never in the clear in the database.
     with Session(container.engine) as session:

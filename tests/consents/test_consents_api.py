@@ -222,7 +222,9 @@ def test_receipt_verifies_with_the_jwks_alone(flow: Flow) -> None:
 
 
 @pytest.mark.parametrize("language", ["de", "en", "uk", "ar", "fa", "ru", "tr"])
-def test_printable_receipt_in_every_language(flow: Flow, language: str) -> None:
+def test_printable_receipt_in_every_language(
+    flow: Flow, container: Container, language: str
+) -> None:
     consent = flow.record(language=language).json()
     page = flow.client.get(
         f"/v1/consents/{consent['id']}/receipt", headers={**flow.manager, "Accept": "text/html"}
@@ -233,6 +235,9 @@ def test_printable_receipt_in_every_language(flow: Flow, language: str) -> None:
     direction = "rtl" if language in {"ar", "fa"} else "ltr"
     assert f'<html lang="{language}" dir="{direction}">' in html
     assert f'data-text-sha256="{consent["text_sha256"]}"' in html
+    labels = container.consent_texts.get(language).sections["receipt"]
+    assert f"<dd>{labels['statuses']['active']}</dd>" in html  # never the status code itself
+    assert f"<dd>{labels['given_by_person']}</dd>" in html
     assert "<svg" in html
     terms = {
         "language": language,
