@@ -25,7 +25,9 @@ Scenarios:
   holding ``SCALE_LARGE`` consents and audit events against one holding
   ``SCALE_SMALL``. The audit trail is built by ``bench/audit_bench.py``'s
   ``build_trail`` (valid chain and checkpoints, bulk-inserted); consents are
-  copies of a real one with new ids, bulk-inserted with ``executemany``.
+  copies of a real one with new ids, bulk-inserted with ``executemany``. Both
+  gateways run side by side and wrk alternates between them for
+  ``SCALE_ROUNDS`` rounds; each figure is the median of its rounds.
 
 Usage: ``python bench/http_bench.py [--duration 10] [--json results.json]
 [--scenarios ask,token,ask-rest,ask-scale]``.
@@ -46,10 +48,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from statistics import median
 from typing import Any
 from urllib.parse import urlencode
 
@@ -73,6 +76,7 @@ SCENARIOS = ("ask", "token", "ask-rest", "ask-scale")
 SCALE_SMALL = 1_000
 SCALE_LARGE = 1_000_000
 SCALE_CONNECTIONS = 1
+SCALE_ROUNDS = 3
 SIMULATED_JOBCENTER = "JC-08125"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
@@ -419,6 +423,57 @@ def scale_gateway(workdir: Path, *, size: int) -> Gateway:
     return seed_gateway(workdir, extra={"GATEWAY_DATABASE_URL": url})
 
 
+def scale_runs(workdir: Path, *, run_id: str, duration: int) -> list[Run]:
+    """Ask latency on the small and the large database, measured in alternation.
+
+    Both gateways run side by side (only one is loaded at a time) and wrk
+    alternates between them for ``SCALE_ROUNDS`` rounds; each figure is the
+    median of its rounds. Load from other work on a shared machine drifts over
+    a minute, and alternating spreads it over both sizes alike.
+    """
+    rounds: dict[int, list[dict[str, float]]] = {SCALE_SMALL: [], SCALE_LARGE: []}
+    with ExitStack() as stack:
+        loaded: list[tuple[int, Gateway, int, dict[str, str]]] = []
+        for size in rounds:
+            scaled = scale_gateway(workdir / f"scale-{size}", size=size)
+            pid = stack.enter_context(serve_gateway(scaled))
+            scale_env = ask_load(scaled, workdir, run=f"scale{size}-{run_id}")
+            database = Path(scaled.env["GATEWAY_DATABASE_URL"].removeprefix("sqlite:///"))
+            fill_consents(database, total=size)
+            wrk(  # warm up
+                url=scaled.url,
+                script="ask.lua",
+                connections=SCALE_CONNECTIONS,
+                duration=1,
+                env=scale_env,
+            )
+            loaded.append((size, scaled, pid, scale_env))
+        for _ in range(SCALE_ROUNDS):
+            for size, scaled, _pid, scale_env in loaded:
+                figures = wrk(
+                    url=scaled.url,
+                    script="ask.lua",
+                    connections=SCALE_CONNECTIONS,
+                    duration=duration,
+                    env=scale_env,
+                )
+                rounds[size].append(figures)
+        return [
+            Run(
+                target=f"{size:,} rows",
+                scenario="ask-scale",
+                connections=SCALE_CONNECTIONS,
+                requests_per_second=median(r["requests_per_second"] for r in rounds[size]),
+                p50_ms=median(r["p50_ms"] for r in rounds[size]),
+                p99_ms=median(r["p99_ms"] for r in rounds[size]),
+                requests=int(sum(r["requests"] for r in rounds[size])),
+                errors=int(sum(r["errors"] for r in rounds[size])),
+                peak_rss_mib=peak_rss_mib(pid),
+            )
+            for size, _scaled, pid, _env in loaded
+        ]
+
+
 def run_benchmarks(
     *, duration: int, workdir: Path, scenarios: Sequence[str] = SCENARIOS
 ) -> list[Run]:
@@ -509,22 +564,7 @@ def run_benchmarks(
                 measure("gateway", "ask-rest", "ask.lua", pid, rest_env, duration)
 
     if "ask-scale" in scenarios:
-        for size in (SCALE_SMALL, SCALE_LARGE):
-            scaled = scale_gateway(workdir / f"scale-{size}", size=size)
-            target_url = scaled.url
-            with serve_gateway(scaled) as pid:
-                scale_env = ask_load(scaled, workdir, run=f"scale{size}-{run_id}")
-                database = Path(scaled.env["GATEWAY_DATABASE_URL"].removeprefix("sqlite:///"))
-                fill_consents(database, total=size)
-                measure(
-                    f"{size:,} rows",
-                    "ask-scale",
-                    "ask.lua",
-                    pid,
-                    scale_env,
-                    duration,
-                    connections=(SCALE_CONNECTIONS,),
-                )
+        runs.extend(scale_runs(workdir, run_id=run_id, duration=duration))
 
     baseline_port = free_port()
     target_url = f"http://127.0.0.1:{baseline_port}"

@@ -29,6 +29,7 @@ from bench.http_bench import (  # noqa: E402 - needs the path set above
     CONNECTIONS,
     SCALE_CONNECTIONS,
     SCALE_LARGE,
+    SCALE_ROUNDS,
     SCALE_SMALL,
     Run,
     run_benchmarks,
@@ -216,7 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         "### Ask latency against the size of the database",
         "",
-        f"The inbox ask with one connection (latency without queueing), {args.duration} s, "
+        f"The inbox ask with one connection (latency without queueing), {SCALE_ROUNDS} "
+        f"runs of {args.duration} s on each database in alternation (medians; the two "
+        "gateways run side by side, so drifting load on the machine hits both alike), "
         f"on a database holding {SCALE_LARGE:,} consents and {SCALE_LARGE:,} audit events "
         f"against one holding {SCALE_SMALL:,} of each (plus the demo data and the "
         "benchmark's people). The audit trail is a valid chain with its checkpoints, "
