@@ -19,7 +19,10 @@ measurement runs in a fresh child process, so its peak RSS is its own:
 - baseline: read every stored event and SHA-256 it once (the least work any
   verifier must do);
 - ``verify_trail``, the work of ``gateway audit verify``: canonical form,
-  leaf hashes, chain, filter columns, Merkle roots, checkpoint signatures.
+  leaf hashes, chain, filter columns, Merkle roots, checkpoint signatures;
+  with as many worker processes as the command takes (one per CPU from
+  ``PARALLEL_FROM`` events), which check the events while the parent checks
+  the tree and the checkpoints.
 
 Usage: ``python bench/audit_bench.py [--events 250000] [--writers 64] [--seconds 5]
 [--backlog 100000] [--postgres-url URL] [--skip-append]``; ``GATEWAY_BENCH_POSTGRES_URL`` also names
@@ -68,7 +71,7 @@ from gateway.audit.service import (  # noqa: E402
     AuditTrail,
     format_time,
 )
-from gateway.audit.verify import verify_trail  # noqa: E402
+from gateway.audit.verify import verify_trail, workers_for  # noqa: E402
 from gateway.database import create_db_engine  # noqa: E402
 from gateway.keys import KeyPurpose, KeyStore  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
@@ -376,13 +379,17 @@ def child_verify(url: str, keys_dir: Path) -> dict[str, float]:
     engine = create_db_engine(url)
     keys = KeyStore(keys_dir, production=False).verification_keys(KeyPurpose.AUDIT)
     with Session(engine) as session:
-        report = verify_trail(session, keys=keys)
+        workers = workers_for(session)
+        report = verify_trail(session, keys=keys, workers=workers)
     engine.dispose()
     return {
         "seconds": report.seconds,
         "events": report.events,
         "ok": float(report.ok),
         "peak_rss_mib": _peak_rss_mib(),
+        "workers": workers,
+        # The largest worker process's peak (ru_maxrss of children is in KiB on Linux).
+        "worker_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
 
 
@@ -428,7 +435,8 @@ def verify_benchmark(events: int) -> list[str]:
             f"baseline(hash only)={base_per_second:,.0f} ev/s "
             f"ratio={per_second / base_per_second:.2f} "
             f"peak_rss={verified['peak_rss_mib']:.0f} MiB "
-            f"(baseline {base['peak_rss_mib']:.0f} MiB) "
+            f"(each of {verified['workers']:.0f} worker processes at most "
+            f"{verified['worker_peak_rss_mib']:.0f} MiB; baseline {base['peak_rss_mib']:.0f} MiB) "
             f"built in {built:.1f} s"
         )
     lines.append(f"peak memory for 4x the events: {peaks[1] / peaks[0]:.2f}x (flat is ~1x)")

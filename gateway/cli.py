@@ -368,8 +368,9 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
             # Events a killed writer committed but never sequenced join the chain first.
             container.audit.integrate(session)
         with Session(container.reader) as session:  # reads only: writers go on meanwhile
+            workers = args.workers or audit_verify.workers_for(session)
             report = audit_verify.verify_trail(
-                session, keys=container.keys.verification_keys(KeyPurpose.AUDIT)
+                session, keys=container.keys.verification_keys(KeyPurpose.AUDIT), workers=workers
             )
         if report.ok:
             text = (
@@ -517,7 +518,15 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True, parser_class=_Parser
     )
-    add(audit, "verify", cmd_audit_verify, "recompute chain, tree and checkpoint signatures")
+    verify = add(
+        audit, "verify", cmd_audit_verify, "recompute chain, tree and checkpoint signatures"
+    )
+    verify.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes checking events (default: one per CPU for a long trail)",
+    )
     export = add(audit, "export", cmd_audit_export, "export events with checkpoint and proofs")
     export.add_argument("--from", dest="from_seq", type=int, default=1)
     export.add_argument("--to", dest="to_seq", type=int, default=None)

@@ -173,6 +173,10 @@ def test_demo_is_idempotent_and_keys_rotate(
     code, out, _ = run(capsys, "audit", "verify", "--json")
     assert code == 0
     assert json.loads(out)["ok"] is True
+    code, out, _ = run(capsys, "audit", "verify", "--workers", "2", "--json")
+    assert code == 0
+    assert json.loads(out)["ok"] is True
+    assert json.loads(out)["events"] > 0
 
 
 def test_audit_export_is_verifiable_offline(

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import column, delete, func, insert, or_, table, text
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from gateway.audit.models import AuditCheckpointRow, AuditEventRow, AuditPendingRow
@@ -189,6 +190,30 @@ def event_batches(session: Session, *, batch: int) -> Iterator[list[tuple[Any, .
             return
         yield rows
         last = rows[-1][0]
+
+
+_RANGE = text(
+    f"SELECT {_STORED_SQL} FROM audit_events "  # noqa: S608 - constant column names
+    "WHERE seq > :after AND seq <= :upto ORDER BY seq"
+)
+
+
+def event_range(connection: Connection, *, after: int, upto: int) -> list[tuple[Any, ...]]:
+    """The events ``after < seq <= upto`` as ``event_batches`` gives them."""
+    return [tuple(row) for row in connection.execute(_RANGE, {"after": after, "upto": upto})]
+
+
+def stored_leaf_hash(connection: Connection, seq: int) -> str | None:
+    statement = sa_select(_EVENTS.c.leaf_hash).where(_EVENTS.c.seq == seq)
+    value: str | None = connection.execute(statement).scalar()
+    return value
+
+
+def seq_bounds(session: Session) -> tuple[int | None, int | None]:
+    """The lowest and highest ``seq`` above 0 (what the checks in order read)."""
+    statement = sa_select(func.min(_EVENTS.c.seq), func.max(_EVENTS.c.seq)).where(_EVENTS.c.seq > 0)
+    first, last = session.execute(statement).one()
+    return first, last
 
 
 def all_checkpoints(session: Session) -> list[AuditCheckpointRow]:

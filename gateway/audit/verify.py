@@ -17,13 +17,19 @@ names its sequence number. What each check catches:
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gateway.audit import repository, rfc9162
@@ -31,6 +37,7 @@ from gateway.audit.models import AuditCheckpointRow
 from gateway.audit.repository import StoredEvent
 from gateway.audit.rfc8785 import parse_canonical, parse_canonical_batch
 from gateway.audit.service import GENESIS_PREV
+from gateway.database import create_db_engine, reader
 
 SIGNATURE_ALGORITHMS = ["Ed25519", "EdDSA"]
 
@@ -152,25 +159,122 @@ def _check_batch(rows: list[tuple[Any, ...]], first_seq: int, prev: str) -> list
     return leaves
 
 
-def verify_trail(session: Session, *, keys: KeySet, batch: int = 5000) -> VerifyReport:
+def _checked_in_order(session: Session, *, batch: int) -> Iterator[tuple[int, list[bytes]]]:
+    """Each batch of events checked in this process: (its first seq, its leaf hashes)."""
+    seq, prev = 0, GENESIS_PREV
+    for rows in repository.event_batches(session, batch=batch):
+        yield seq + 1, _checked_rows(rows, seq + 1, prev)
+        seq, prev = rows[-1][0], rows[-1][2]
+
+
+def _checked_rows(rows: list[tuple[Any, ...]], first_seq: int, prev: str) -> list[bytes]:
+    # Checking events one by one costs more than everything else together;
+    # a batch that passes every check at once needs no more (the common case).
+    leaves = _check_batch(rows, first_seq, prev)
+    if leaves is None:  # something is wrong in this batch: find the first problem
+        leaves = []
+        expected, last = first_seq, prev
+        for row in rows:
+            leaves.append(_check_event(row, expected, last, _UNPARSED))
+            expected, last = row[0] + 1, row[2]
+    return leaves
+
+
+# -- in several processes ---------------------------------------------------------------------
+
+_WORKER_ENGINES: dict[str, Engine] = {}
+
+
+def _check_range(url: str, after: int, upto: int) -> tuple[list[bytes], None] | tuple[None, Any]:
+    """In a worker process: every check of the events ``after < seq <= upto``.
+
+    Returns their leaf hashes, or ``(None, (seq, problem))`` for the first problem,
+    the same one the checks in order would name.
+    """
+    engine = _WORKER_ENGINES.get(url)
+    if engine is None:
+        engine = _WORKER_ENGINES[url] = reader(create_db_engine(url))
+    with engine.connect() as connection:
+        rows = repository.event_range(connection, after=after, upto=upto)
+        prev = GENESIS_PREV if after == 0 else repository.stored_leaf_hash(connection, after)
+    try:
+        if prev is None:  # the range before ends short and names the gap itself
+            raise _Bad(after, f"event {after} is missing")
+        if not rows:
+            raise _Bad(after + 1, f"event {after + 1} is missing")
+        leaves = _checked_rows(rows, after + 1, prev)
+        if rows[-1][0] != upto:
+            raise _Bad(rows[-1][0] + 1, f"event {rows[-1][0] + 1} is missing")
+    except _Bad as bad:
+        return None, (bad.seq, bad.problem)
+    return leaves, None
+
+
+def _checked_in_parallel(
+    session: Session, *, batch: int, workers: int
+) -> Iterator[tuple[int, list[bytes]]]:
+    """The batches of ``_checked_in_order``, checked by ``workers`` processes, in order.
+
+    Each worker reads its own range of ``seq`` from the database; at most two
+    ranges per worker are in flight, so memory stays flat.
+    """
+    first, last = repository.seq_bounds(session)
+    if last is None:
+        return
+    if first != 1:
+        raise _Bad(1, "event 1 is missing")
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    ranges = ((after, min(after + batch, last)) for after in range(0, last, batch))
+    context = multiprocessing.get_context("spawn")  # no locks or threads inherited
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[tuple[int, Future[Any]]] = deque()
+        try:
+            for after, upto in ranges:
+                pending.append((after, pool.submit(_check_range, url, after, upto)))
+                if len(pending) >= 2 * workers:
+                    yield _result(*pending.popleft())
+            while pending:
+                yield _result(*pending.popleft())
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def _result(after: int, future: Future[Any]) -> tuple[int, list[bytes]]:
+    leaves, problem = future.result()
+    if problem is not None:
+        raise _Bad(*problem)
+    return after + 1, leaves
+
+
+# Below this many events, starting worker processes costs more than it saves.
+PARALLEL_FROM = 50_000
+
+
+def workers_for(session: Session) -> int:
+    """Processes for ``verify_trail``: one per CPU for a long trail, else none besides this."""
+    _, last = repository.seq_bounds(session)
+    return max(1, os.cpu_count() or 1) if (last or 0) >= PARALLEL_FROM else 1
+
+
+def verify_trail(
+    session: Session, *, keys: KeySet, batch: int = 5000, workers: int = 1
+) -> VerifyReport:
+    """Verify the whole trail. ``workers`` above 1: the events' own checks run in that
+    many processes (on ``batch``-sized ranges); the tree and the checkpoints are
+    checked here, in order, either way."""
     started = time.perf_counter()
     checkpoints = {row.tree_size: row for row in repository.all_checkpoints(session)}
     frontier = rfc9162.Frontier()
-    prev = GENESIS_PREV
     seq = 0
     try:
-        for rows in repository.event_batches(session, batch=batch):
-            # Checking events one by one costs more than everything else together;
-            # a batch that passes every check at once needs no more (the common case).
-            leaves = _check_batch(rows, seq + 1, prev)
-            if leaves is None:  # something is wrong in this batch: find the first problem
-                leaves = []
-                expected, last = seq + 1, prev
-                for row in rows:
-                    leaves.append(_check_event(row, expected, last, _UNPARSED))
-                    expected, last = row[0] + 1, row[2]
-            for row, leaf in zip(rows, leaves, strict=True):
-                seq = row[0]
+        checked = (
+            _checked_in_parallel(session, batch=batch, workers=workers)
+            if workers > 1
+            else _checked_in_order(session, batch=batch)
+        )
+        for first, leaves in checked:
+            for seq, leaf in enumerate(leaves, start=first):
                 frontier.append(leaf)
                 checkpoint = checkpoints.get(seq)
                 if checkpoint is not None:
@@ -179,7 +283,6 @@ def verify_trail(session: Session, *, keys: KeySet, batch: int = 5000) -> Verify
                             seq, f"checkpoint {seq}: root hash differs from the recomputed tree"
                         )
                     verify_checkpoint_signature(checkpoint, keys)
-            prev = rows[-1][2]
         beyond = [size for size in checkpoints if size > seq]
         if beyond:
             raise _Bad(

@@ -46,6 +46,17 @@ def _all_events(client: TestClient, headers: dict[str, str]) -> list[dict[str, o
             return items
 
 
+def test_the_trail_verifies_in_several_processes_alike(container: Container) -> None:
+    _record(container, 12)
+    keys = container.keys.verification_keys(KeyPurpose.AUDIT)
+    with Session(container.engine) as session:
+        in_order = verify_trail(session, keys=keys)
+        in_parallel = verify_trail(session, keys=keys, workers=2, batch=5)
+    assert in_order.ok
+    assert in_parallel.ok, in_parallel.problem
+    assert (in_parallel.events, in_parallel.checkpoints) == (12, 2)
+
+
 def test_checkpoints_every_n_events_and_the_trail_verifies(container: Container) -> None:
     _record(container, 12)
     with Session(container.engine) as session:
@@ -176,15 +187,27 @@ TAMPERING = {
     "changed field": (_changed_field, 4),
     "changed field with its leaf hash recomputed": (_changed_and_rehashed, 4),
     "deleted row": (lambda _rows: [("DELETE FROM audit_events WHERE seq = 7", {})], 7),
+    "deleted first row": (lambda _rows: [("DELETE FROM audit_events WHERE seq = 1", {})], 1),
+    # With ranges of three (below), 5 and 6 end a range and 7 begins the next one.
+    "deleted rows across ranges": (
+        lambda _rows: [("DELETE FROM audit_events WHERE seq IN (5, 6, 7)", {})],
+        5,
+    ),
     "swapped rows": (_swapped, 3),
     "truncated tail": (lambda _rows: [("DELETE FROM audit_events WHERE seq > 8", {})], 9),
     "forged checkpoint": (_forged_checkpoint, 10),
 }
 
 
+# How the events' own checks run: in order here, or in two processes on ranges of 3 events
+# (``gateway audit verify`` on a long trail); either way the same first problem is named.
+CHECKS = {"in order": {}, "in two processes": {"workers": 2, "batch": 3}}
+
+
+@pytest.mark.parametrize("checks", list(CHECKS))
 @pytest.mark.parametrize("kind", list(TAMPERING))
 def test_tampering_is_detected_at_the_right_sequence_number(
-    container: Container, kind: str
+    container: Container, kind: str, checks: str
 ) -> None:
     _record(container, 12)
     make_statements, expected_seq = TAMPERING[kind]
@@ -197,7 +220,8 @@ def test_tampering_is_detected_at_the_right_sequence_number(
         }
     _behind_the_databases_back(container, *make_statements(rows))
     with Session(container.engine) as session:
-        report = verify_trail(session, keys=container.keys.verification_keys(KeyPurpose.AUDIT))
+        keys = container.keys.verification_keys(KeyPurpose.AUDIT)
+        report = verify_trail(session, keys=keys, **CHECKS[checks])
     assert not report.ok
     assert report.first_bad_seq == expected_seq, report.problem
 
