@@ -313,8 +313,10 @@ class AuthorizationServer:
         hint = form.get("token_type_hint")
         if hint is not None and hint not in {"access_token", "refresh_token"}:
             raise UnsupportedTokenType(f"token_type_hint '{hint}' is not supported")
-        claims = self._honoured_claims(session, value)
-        if claims is None:
+        # A token whose user or client is disabled is revoked all the same: it must not
+        # come back to life should they be enabled again within its lifetime.
+        claims = self._valid_claims(value)
+        if claims is None or self._standing(session, claims).revoked:
             return  # RFC 7009 section 2.2: invalid tokens need no action
         if claims["client_id"] != caller.id:
             raise UnauthorizedClient("the token was issued to another client")
@@ -334,11 +336,10 @@ class AuthorizationServer:
             ),
         )
 
-    def _honoured_claims(self, session: Session, value: str) -> dict[str, Any] | None:
-        """The claims of a valid access token that still stands: not revoked (RFC 7009),
-        its client enabled, its user (if any) active."""
+    def _valid_claims(self, value: str) -> dict[str, Any] | None:
+        """The claims of an access token this server issued and that has not expired."""
         try:
-            claims = self._validated.validate(
+            return self._validated.validate(
                 value,
                 keys=self._keys,
                 issuer=self._settings.issuer,
@@ -346,13 +347,22 @@ class AuthorizationServer:
             )
         except rfc9068.InvalidAccessToken:
             return None
-        standing = repository.token_standing(
+
+    def _standing(self, session: Session, claims: Mapping[str, Any]) -> repository.TokenStanding:
+        return repository.token_standing(
             session,
             jti=claims["jti"],
             client_id=claims["client_id"],
             user_id=claims["sub"] if claims.get("role") else None,
         )
-        return claims if standing.honoured else None
+
+    def _honoured_claims(self, session: Session, value: str) -> dict[str, Any] | None:
+        """The claims of a valid access token that still stands: not revoked (RFC 7009),
+        its client enabled, its user (if any) active."""
+        claims = self._valid_claims(value)
+        if claims is None or not self._standing(session, claims).honoured:
+            return None
+        return claims
 
     # -- resource side --------------------------------------------------------
 

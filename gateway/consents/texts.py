@@ -88,6 +88,10 @@ def _check_labels(texts: Mapping[str, LanguageText]) -> None:
                     + ", ".join(f"{section}{key}" for key in sorted(missing))
                 )
         receipt = text.sections["receipt"]
+        if "{relation}" not in str(receipt.get("given_by_representative", "")):
+            raise ConsentTextError(
+                f"{text.language}: receipt.given_by_representative lacks {{relation}}"
+            )
         for group, values in (("statuses", ConsentStatus), ("relations", RepresentativeRelation)):
             unnamed = {value.value for value in values} - set(receipt.get(group, {}))
             if unnamed:

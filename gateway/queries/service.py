@@ -442,29 +442,30 @@ class QueryService:
         the network call, so a crash leaves a retry, not a loss. ``claimed``: the
         ask's own transaction made that claim (``ask`` does for every query it leaves
         received), and what the adapter needs is only read here, without the write
-        lock. A query whose consent is no longer active is left to the scheduler,
-        which cancels it (a revocation usually has already).
+        lock. A query whose consent is no longer active (amended meanwhile, say) is
+        cancelled instead; a revocation has cancelled its queries itself.
         """
         with Session(reader(engine) if claimed else engine, expire_on_commit=False) as session:
             query = repository.get(session, query_id)
             if query is None or query.status is not QueryStatus.RECEIVED:
                 return
             consent = consents.get(session, query.consent_id or "")
-            needs_consent = self.legal_basis(query).needs_consent
-            if needs_consent and (consent is None or consent.status is not ConsentStatus.ACTIVE):
-                if not claimed:
-                    self._end(session, query, QueryStatus.CANCELLED, reason="consent_not_active")
-                    session.commit()
-                return
-            delivered = self._delivered_query(
-                session, query, consent, traceparent=traceparent or current_traceparent()
+            consent_ended = self.legal_basis(query).needs_consent and (
+                consent is None or consent.status is not ConsentStatus.ACTIVE
             )
-            adapter = self._adapter_for(session, query.answerer_org_id)
-            if not claimed:
-                query.attempts += 1
-                query.next_attempt_at = utcnow() + self._backoff(query.attempts)
-                session.add(query)
-            session.commit()
+            if not consent_ended:
+                delivered = self._delivered_query(
+                    session, query, consent, traceparent=traceparent or current_traceparent()
+                )
+                adapter = self._adapter_for(session, query.answerer_org_id)
+                if not claimed:
+                    query.attempts += 1
+                    query.next_attempt_at = utcnow() + self._backoff(query.attempts)
+                    session.add(query)
+                session.commit()
+        if consent_ended:
+            self._cancel_received(engine, query_id, reason="consent_not_active")
+            return
 
         started = perf_counter()
         with tracer.start_as_current_span(
@@ -496,6 +497,13 @@ class QueryService:
                 self._routed(session, query)
                 if delivery.outcome is DeliveryOutcome.ANSWERED and delivery.answer is not None:
                     self._store_answer(session, query, delivery.answer, actor=Actor())
+            session.commit()
+
+    def _cancel_received(self, engine: Engine, query_id: str, *, reason: str) -> None:
+        with Session(engine, expire_on_commit=False) as session:
+            query = repository.get_for_update(session, query_id)
+            if query is not None and query.status is QueryStatus.RECEIVED:
+                self._end(session, query, QueryStatus.CANCELLED, reason=reason)
             session.commit()
 
     def _backoff(self, attempts: int) -> timedelta:

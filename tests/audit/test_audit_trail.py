@@ -323,3 +323,23 @@ def test_an_append_reads_the_chain_once(container: Container) -> None:
         sqlalchemy.event.remove(container.engine, "before_cursor_execute", seen)
     if holds_lock:  # SQLite: sequenced in the writer's transaction
         assert [s for s in statements if s not in ("BEGIN", "COMMIT")] == ["SELECT", "INSERT"]
+
+
+def test_a_seq_that_is_no_integer_is_named_alike_in_several_processes(
+    container: Container,
+) -> None:
+    """SQLite stores any value in any column; one written behind its back must not break
+    the split into ranges."""
+    if container.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's BIGINT column refuses such a value itself")
+    _record(container, 12)
+    _behind_the_databases_back(container, ("UPDATE audit_events SET seq = 'x' WHERE seq = 12", {}))
+    keys = container.keys.verification_keys(KeyPurpose.AUDIT)
+    with Session(container.engine) as session:
+        in_order = verify_trail(session, keys=keys)
+        in_parallel = verify_trail(session, keys=keys, workers=2, batch=3)
+    assert not in_order.ok
+    assert (in_parallel.first_bad_seq, in_parallel.problem) == (
+        in_order.first_bad_seq,
+        in_order.problem,
+    )

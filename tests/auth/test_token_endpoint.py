@@ -232,6 +232,16 @@ def test_a_deactivated_users_tokens_stop_working_and_introspect_inactive(
     assert refused.json()["type"] == "/problems/invalid-token"
     assert introspected() is False
 
+    # Revoked while the user is inactive, the token stays revoked when they are active again.
+    form = {**world.case_system.auth_form(), "token": token}
+    assert client.post("/oauth/revoke", data=form).status_code == 200
+    with unit_of_work(container.engine) as session:
+        user = session.get(User, world.manager)
+        assert user is not None
+        user.active = True
+        session.add(user)
+    assert client.get("/v1/me", headers=headers).status_code == 401
+
 
 def test_token_from_another_issuer_is_refused(client: TestClient, world: World) -> None:
     # A well-formed at+jwt, signed by a key the gateway does not know, claiming another issuer.

@@ -41,6 +41,11 @@ def test_the_shipped_texts_load() -> None:
         ("ar", lambda d: d["access_report"]["actions"].pop("query.asked"), "query.asked"),
         ("tr", lambda d: d["receipt"]["relations"].pop("carer"), "receipt.relations.carer"),
         ("de", lambda d: d["receipt"]["statuses"].pop("paused"), "statuses lacks paused"),
+        (
+            "uk",
+            lambda d: d["receipt"].update(given_by_representative="{relationship}"),
+            "lacks {relation}",
+        ),
     ],
 )
 def test_a_missing_label_refuses_to_load(

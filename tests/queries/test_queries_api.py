@@ -21,6 +21,7 @@ from adapters.registry import AdapterRegistry
 from gateway.audit.models import AuditEventRow
 from gateway.bootstrap import Container
 from gateway.clock import as_utc, utcnow
+from gateway.consents.models import Consent, ConsentStatus
 from gateway.database import unit_of_work
 from gateway.queries.models import Query
 from tests.support import Desk, World
@@ -310,6 +311,28 @@ def test_an_ask_claims_its_first_delivery_so_a_crash_before_it_is_retried_once(
     read = desk.client.get(f"/v1/queries/{query['id']}", headers=desk.manager).json()
     assert read["status"] == "answered"
     assert [delivered.query_id for delivered in adapter.deliveries] == [query["id"]]
+
+
+def test_a_query_whose_consent_ended_before_its_delivery_is_cancelled_at_once(
+    desk: Desk, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consent = desk.consent()
+    adapter = FlakyAdapter(failures=0)
+    container.queries.adapters = AdapterRegistry({"JC-08125": adapter})
+    route = container.queries.route
+    monkeypatch.setattr(container.queries, "route", lambda *args, **kwargs: None)
+    query = desk.ask("benefit_status", "benefit_coordination").json()
+    monkeypatch.setattr(container.queries, "route", route)
+    with unit_of_work(container.engine) as session:
+        row = session.get(Consent, consent["id"])
+        assert row is not None
+        row.status = ConsentStatus.SUPERSEDED  # amended between the ask and its delivery
+        session.add(row)
+
+    container.queries.route(container.engine, query["id"], claimed=True)
+    read = desk.client.get(f"/v1/queries/{query['id']}", headers=desk.manager).json()
+    assert read["status"] == "cancelled"
+    assert adapter.deliveries == []
 
 
 def test_a_delivery_that_keeps_failing_ends_failed(desk: Desk, container: Container) -> None:
