@@ -26,6 +26,7 @@ if str(REPOSITORY_ROOT) not in sys.path:
     sys.path.insert(0, str(REPOSITORY_ROOT))
 
 from bench.http_bench import (  # noqa: E402 - needs the path set above
+    ASK_WARM_UP,
     CONNECTIONS,
     SCALE_CONNECTIONS,
     SCALE_LARGE,
@@ -111,6 +112,11 @@ HTTP_FINDINGS = (
     "parse the signature of the builtin `list` on every construction (about 50 µs, "
     "twice per ask). SQL statement spans are made only when a tracer provider "
     "records them. Together: one connection 224 asks/s, p50 4.2 ms (was 99, 9.7 ms).",
+    "- The rest adapter's ask wrote three transactions: the decision, the claimed "
+    "delivery attempt, the outcome. The claim is now part of the ask's own transaction "
+    "and the delivery is prepared in a read-only one: one write lock and fsync less "
+    "per ask, and the scheduler can no longer take up a fresh query while its ask is "
+    "delivering it.",
     "- What remains per ask is about half framework (uvicorn, the middleware, "
     "dependency resolution and the thread-pool hop, OpenTelemetry's ASGI middleware) "
     "and half the ask itself (ORM statements, two audit appends, the policy "
@@ -199,7 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fsync on commit, demo data) and the bare FastAPI endpoint of "
         "`bench/baseline_app.py`, one after the other, each loaded by wrk in its own "
         f"process on loopback for {args.duration} s per run (token runs: at most 5 s, "
-        "as each request needs a client assertion signed beforehand). `ask` is "
+        "as each request needs a client assertion signed beforehand). The ask runs "
+        f"follow {ASK_WARM_UP} s of the same load: a freshly started gateway speeds up over "
+        "its first 20 s or so of asks (four 6 s runs in a row gave 220, 311, 400 and 464 "
+        "asks/s at 8 connections; the cause is not found yet). `ask` is "
         "`POST /v1/queries` through the inbox adapter: token check, consent check, "
         "policy decision, durable audit append and the stored query, in one "
         "transaction. `ask-rest` is the same ask with the jobcenter routed to the rest "
