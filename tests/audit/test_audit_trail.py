@@ -252,14 +252,25 @@ def _sign_everything(container: Container, trail: AuditTrail) -> list[int]:
 
 # Each process keeps the time of the oldest unsigned event, so that its age check reads
 # nothing; these two tests let another process (another AuditTrail) append in between.
+START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def two_processes(container: Container) -> tuple[AuditTrail, AuditTrail]:
+    """This process's trail and another's, signing after 60 s (or 1000 events)."""
+    return (
+        AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60),
+        AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60),
+    )
 
 
 def test_the_age_of_unsigned_events_counts_committed_events_only(
-    container: Container, monkeypatch: pytest.MonkeyPatch
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+    two_processes: tuple[AuditTrail, AuditTrail],
 ) -> None:
-    trail = AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60)
-    other_process = AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60)
-    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    trail, other_process = two_processes
+    start = START
     _at(monkeypatch, start - timedelta(seconds=1))
     _one(container, trail, "test.first")
     signed = _sign_everything(container, trail)
@@ -281,11 +292,12 @@ def test_the_age_of_unsigned_events_counts_committed_events_only(
 
 
 def test_a_checkpoint_signed_elsewhere_restarts_the_age(
-    container: Container, monkeypatch: pytest.MonkeyPatch
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+    two_processes: tuple[AuditTrail, AuditTrail],
 ) -> None:
-    trail = AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60)
-    other_process = AuditTrail(keys=container.keys, checkpoint_every=1000, checkpoint_seconds=60)
-    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    trail, other_process = two_processes
+    start = START
     _at(monkeypatch, start - timedelta(seconds=1))
     _sign_everything(container, trail)
     _at(monkeypatch, start)
