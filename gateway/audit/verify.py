@@ -185,7 +185,9 @@ def _checked_rows(rows: list[tuple[Any, ...]], first_seq: int, prev: str) -> lis
 _WORKER_ENGINES: dict[str, Engine] = {}
 
 
-def _check_range(url: str, after: int, upto: int) -> tuple[list[bytes], None] | tuple[None, Any]:
+def _check_range(
+    url: str, after: int, upto: int
+) -> tuple[list[bytes], None] | tuple[None, tuple[int, str]]:
     """In a worker process: every check of the events ``after < seq <= upto``.
 
     Returns their leaf hashes, or ``(None, (seq, problem))`` for the first problem,

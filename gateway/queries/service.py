@@ -445,27 +445,12 @@ class QueryService:
         lock. A query whose consent is no longer active (amended meanwhile, say) is
         cancelled instead; a revocation has cancelled its queries itself.
         """
-        with Session(reader(engine) if claimed else engine, expire_on_commit=False) as session:
-            query = repository.get(session, query_id)
-            if query is None or query.status is not QueryStatus.RECEIVED:
-                return
-            consent = consents.get(session, query.consent_id or "")
-            consent_ended = self.legal_basis(query).needs_consent and (
-                consent is None or consent.status is not ConsentStatus.ACTIVE
-            )
-            if not consent_ended:
-                delivered = self._delivered_query(
-                    session, query, consent, traceparent=traceparent or current_traceparent()
-                )
-                adapter = self._adapter_for(session, query.answerer_org_id)
-                if not claimed:
-                    query.attempts += 1
-                    query.next_attempt_at = utcnow() + self._backoff(query.attempts)
-                    session.add(query)
-                session.commit()
-        if consent_ended:
-            self._cancel_received(engine, query_id, reason="consent_not_active")
+        prepared = self._prepare_delivery(
+            engine, query_id, traceparent=traceparent, claimed=claimed
+        )
+        if prepared is None:
             return
+        delivered, adapter = prepared
 
         started = perf_counter()
         with tracer.start_as_current_span(
@@ -499,12 +484,37 @@ class QueryService:
                     self._store_answer(session, query, delivery.answer, actor=Actor())
             session.commit()
 
-    def _cancel_received(self, engine: Engine, query_id: str, *, reason: str) -> None:
+    def _prepare_delivery(
+        self, engine: Engine, query_id: str, *, traceparent: str | None, claimed: bool
+    ) -> tuple[DeliveredQuery, JobcenterAdapter] | None:
+        """What the adapter gets and which adapter, with the attempt claimed; None when
+        there is nothing to deliver (no longer received, or its consent has ended)."""
+        with Session(reader(engine) if claimed else engine, expire_on_commit=False) as session:
+            query = repository.get(session, query_id)
+            if query is None or query.status is not QueryStatus.RECEIVED:
+                return None
+            consent = consents.get(session, query.consent_id or "")
+            consent_ended = self.legal_basis(query).needs_consent and (
+                consent is None or consent.status is not ConsentStatus.ACTIVE
+            )
+            if not consent_ended:
+                delivered = self._delivered_query(
+                    session, query, consent, traceparent=traceparent or current_traceparent()
+                )
+                adapter = self._adapter_for(session, query.answerer_org_id)
+                if not claimed:
+                    query.attempts += 1
+                    query.next_attempt_at = utcnow() + self._backoff(query.attempts)
+                    session.add(query)
+                    session.commit()
+                return delivered, adapter
+        # Cancelled in a transaction of its own: a claimed query was read without the lock.
         with Session(engine, expire_on_commit=False) as session:
             query = repository.get_for_update(session, query_id)
             if query is not None and query.status is QueryStatus.RECEIVED:
-                self._end(session, query, QueryStatus.CANCELLED, reason=reason)
+                self._end(session, query, QueryStatus.CANCELLED, reason="consent_not_active")
             session.commit()
+        return None
 
     def _backoff(self, attempts: int) -> timedelta:
         factor: int = 2 ** min(attempts - 1, 8)
