@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gateway.policy.engine import PolicyEngine, PolicyRequestError
 from gateway.policy.loader import PolicyLoadError
-from gateway.policy.models import RequestFormatError, request_from_mapping
+from gateway.policy.requests import RequestFormatError, request_from_mapping
 from gateway.policy.testing import run_policy_tests
 
 EXIT_OK = 0

@@ -28,16 +28,18 @@ import jsonschema
 
 from gateway.policy.loader import LoadedPolicies, Rule, load_policies
 from gateway.policy.models import (
-    Action,
     Catalogue,
+    CodeHolder,
     ConsentFacts,
     Decision,
     EngineReason,
     JSONValue,
     Limits,
+    OrganisationKind,
     PolicyRequest,
     QuestionType,
     Reason,
+    Resource,
     Routing,
 )
 
@@ -56,6 +58,49 @@ def _entity(kind: str, entity_id: str) -> dict[str, str]:
 
 def _reference(kind: str, entity_id: str) -> dict[str, dict[str, str]]:
     return {"__entity": {"type": kind, "id": entity_id}}
+
+
+def _references(kind: str, ids: Iterable[str]) -> list[dict[str, dict[str, str]]]:
+    return [_reference(kind, entity_id) for entity_id in sorted(ids)]
+
+
+class _EntitySet:
+    """The entities of one request, each once (Cedar refuses a repeated uid)."""
+
+    def __init__(self) -> None:
+        self._entities: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(
+        self,
+        entity_type: str,
+        entity_id: str,
+        /,
+        *,
+        parents: Sequence[dict[str, str]] = (),
+        **attrs: Any,
+    ) -> dict[str, str]:
+        uid = _entity(entity_type, entity_id)
+        known = self._entities.get((entity_type, entity_id))
+        if known is None:
+            self._entities[(entity_type, entity_id)] = {
+                "uid": uid,
+                "attrs": attrs,
+                "parents": list(parents),
+            }
+        else:
+            known["attrs"].update(attrs)
+        return uid
+
+    def organisation(
+        self, organisation_id: str, *, kind: OrganisationKind, parent: str | None = None
+    ) -> None:
+        attrs: dict[str, Any] = {"kind": kind.value}
+        if parent is not None:
+            attrs["parent"] = _reference("Organisation", parent)
+        self.add("Organisation", organisation_id, **attrs)
+
+    def json(self) -> str:
+        return json.dumps(list(self._entities.values()))
 
 
 def _epoch_seconds(moment: datetime, *, name: str) -> int:
@@ -179,66 +224,44 @@ class PolicyEngine:
     def _to_cedar(
         self, request: PolicyRequest, question: QuestionType | None
     ) -> tuple[dict[str, Any], cedarpy.Entities]:
+        entities = _EntitySet()
         principal = request.principal
+        if isinstance(principal, CodeHolder):
+            principal_uid = entities.add(
+                "CodeHolder",
+                principal.consent_id,
+                consent=_reference("Consent", principal.consent_id),
+                chain=principal.chain,
+            )
+        else:
+            entities.organisation(principal.organisation_id, kind=principal.organisation_kind)
+            principal_uid = entities.add(
+                "User",
+                principal.user_id,
+                parents=[_entity("Organisation", principal.organisation_id)],
+                role=principal.role.value,
+                organisation=_reference("Organisation", principal.organisation_id),
+            )
         consent = request.consent
-        entities: list[dict[str, Any]] = [
-            {
-                "uid": _entity("User", principal.user_id),
-                "attrs": {
-                    "role": principal.role.value,
-                    "organisation": _reference("Organisation", principal.organisation_id),
-                },
-                "parents": [_entity("Organisation", principal.organisation_id)],
-            },
-            {
-                "uid": _entity("Organisation", principal.organisation_id),
-                "attrs": {"kind": principal.organisation_kind.value},
-                "parents": [],
-            },
-        ]
         if consent is not None:
-            entities.append(self._consent_entity(consent))
+            entities.add("Consent", consent.id, **self._consent_attributes(consent))
         context: dict[str, Any] = {"now": _epoch_seconds(request.now, name="now")}
-        if question is not None:
-            resource = _entity("Query", question.id)
-            query_attrs: dict[str, Any] = {
-                "question": question.id,
-                "purpose": question.purpose,
-                "direction": question.direction.value,
-                "categories": list(question.categories),
-                "special_categories": list(question.special_categories),
-                "free_text": question.free_text,
-                "legal_basis": question.legal_basis.kind,
-            }
-            jobcenter = request.routed_jobcenter_id or (
-                consent.jobcenter_organisation_id if consent is not None else None
-            )
-            if jobcenter is not None:
-                query_attrs["jobcenter"] = _reference("Organisation", jobcenter)
-            entities.append({"uid": resource, "attrs": query_attrs, "parents": []})
-            context.update(
-                purpose=request.purpose or question.purpose,
-                direction=(request.direction or question.direction).value,
-                questions_today=request.questions_today,
-                daily_question_limit=self.limits.questions_per_user_per_subject_per_day,
-                free_text_allowed=request.free_text_allowed,
-            )
-            if consent is not None:
-                context["consent"] = _reference("Consent", consent.id)
-            if request.subject_registrar_id is not None:
-                context["subject_registrar"] = _reference(
-                    "Organisation", request.subject_registrar_id
-                )
-        elif request.action.is_consent_action:
+        kind = request.action.resource
+        if kind is Resource.QUESTION:
+            assert question is not None
+            resource = self._question(request, question, entities, context)
+        elif kind is Resource.CONSENT:
             if consent is None:
                 raise PolicyRequestError(f"{request.action.value} needs the consent's facts")
             resource = _entity("Consent", consent.id)
-        elif request.action is Action.READ_AUDIT:
-            resource = _entity("AuditTrail", "audit")
-        else:  # pragma: no cover - every Action is handled above
-            raise PolicyRequestError(f"unknown action {request.action!r}")
+        elif kind is Resource.PERSON:
+            resource = self._person(request, entities)
+        elif kind is Resource.QUERY:
+            resource = self._query(request, entities)
+        else:
+            resource = self._records(request, entities)
         cedar_request = {
-            "principal": _entity("User", principal.user_id),
+            "principal": principal_uid,
             "action": _entity("Action", request.action.value),
             "resource": resource,
             "context": context,
@@ -246,7 +269,94 @@ class PolicyEngine:
         # Parsing the entities is the larger part of a decision's cost, and
         # they repeat: one user asking about one person under one consent.
         # So they are parsed once and cached, keyed by their JSON content.
-        return cedar_request, self._entities(json.dumps(entities))
+        return cedar_request, self._entities(entities.json())
+
+    def _question(
+        self,
+        request: PolicyRequest,
+        question: QuestionType,
+        entities: _EntitySet,
+        context: dict[str, Any],
+    ) -> dict[str, str]:
+        consent = request.consent
+        query_attrs: dict[str, Any] = {
+            "question": question.id,
+            "purpose": question.purpose,
+            "direction": question.direction.value,
+            "categories": list(question.categories),
+            "special_categories": list(question.special_categories),
+            "free_text": question.free_text,
+            "legal_basis": question.legal_basis.kind,
+        }
+        jobcenter = request.routed_jobcenter_id or (
+            consent.jobcenter_organisation_id if consent is not None else None
+        )
+        if jobcenter is not None:
+            query_attrs["jobcenter"] = _reference("Organisation", jobcenter)
+        context.update(
+            purpose=request.purpose or question.purpose,
+            direction=(request.direction or question.direction).value,
+            questions_today=request.questions_today,
+            daily_question_limit=self.limits.questions_per_user_per_subject_per_day,
+            free_text_allowed=request.free_text_allowed,
+        )
+        if consent is not None:
+            context["consent"] = _reference("Consent", consent.id)
+        if request.subject_registrar_id is not None:
+            context["subject_registrar"] = _reference("Organisation", request.subject_registrar_id)
+        return entities.add("Query", question.id, **query_attrs)
+
+    @staticmethod
+    def _person(request: PolicyRequest, entities: _EntitySet) -> dict[str, str]:
+        person = request.person
+        if person is None:
+            raise PolicyRequestError(f"{request.action.value} needs the person's facts")
+        attrs: dict[str, Any] = {
+            "registrars": _references("Organisation", person.registrars),
+            "consent_parties": _references("Organisation", person.consent_parties),
+            "answering": _references("Organisation", person.answering),
+        }
+        if person.registrar is not None:
+            attrs["registrar"] = _reference("Organisation", person.registrar)
+        if person.municipality_id is not None:
+            attrs["municipality"] = _reference("Organisation", person.municipality_id)
+        if person.responsible_jobcenter_id is not None:
+            attrs["responsible_jobcenter"] = _reference(
+                "Organisation", person.responsible_jobcenter_id
+            )
+        return entities.add("Person", person.id, **attrs)
+
+    @staticmethod
+    def _query(request: PolicyRequest, entities: _EntitySet) -> dict[str, str]:
+        query = request.query
+        if query is None:
+            raise PolicyRequestError(f"{request.action.value} needs the query's facts")
+        attrs: dict[str, Any] = {
+            "asker": _reference("Organisation", query.asker_organisation_id),
+            "named_users": _references("User", query.named_users),
+            "open": query.open,
+        }
+        if query.answerer_organisation_id is not None:
+            attrs["answerer"] = _reference("Organisation", query.answerer_organisation_id)
+        if query.asker_user_id is not None:
+            attrs["asker_user"] = _reference("User", query.asker_user_id)
+        return entities.add("QueryRecord", query.id, **attrs)
+
+    @staticmethod
+    def _records(request: PolicyRequest, entities: _EntitySet) -> dict[str, str]:
+        records = request.records
+        if records is None:
+            raise PolicyRequestError(f"{request.action.value} needs the records' facts")
+        if records.owner_id is None:
+            return entities.add("Records", "*")
+        if records.owner_kind is None:
+            raise PolicyRequestError("records.owner_kind is required with owner_id")
+        entities.organisation(
+            records.owner_id, kind=records.owner_kind, parent=records.owner_parent_id
+        )
+        return entities.add(
+            "Records", records.owner_id, owner=_reference("Organisation", records.owner_id)
+        )
 
     def _parse_entities(self, text: str) -> cedarpy.Entities:
         # Parsed with the schema, which adds the action entities and their
@@ -255,21 +365,18 @@ class PolicyEngine:
         return cedarpy.Entities.from_json_str(text, self._schema)
 
     @staticmethod
-    def _consent_entity(consent: ConsentFacts) -> dict[str, Any]:
+    def _consent_attributes(consent: ConsentFacts) -> dict[str, Any]:
         return {
-            "uid": _entity("Consent", consent.id),
-            "attrs": {
-                "status": consent.status.value,
-                "grantee": _reference("Organisation", consent.grantee_organisation_id),
-                "jobcenter": _reference("Organisation", consent.jobcenter_organisation_id),
-                "purposes": sorted(consent.purposes),
-                "categories": sorted(consent.categories),
-                "directions": sorted(direction.value for direction in consent.directions),
-                "explicit_special_categories": sorted(consent.explicit_special_categories),
-                "valid_from": _epoch_seconds(consent.valid_from, name="consent.valid_from"),
-                "valid_until": _epoch_seconds(consent.valid_until, name="consent.valid_until"),
-            },
-            "parents": [],
+            "status": consent.status.value,
+            "grantee": _reference("Organisation", consent.grantee_organisation_id),
+            "jobcenter": _reference("Organisation", consent.jobcenter_organisation_id),
+            "purposes": sorted(consent.purposes),
+            "categories": sorted(consent.categories),
+            "directions": sorted(direction.value for direction in consent.directions),
+            "explicit_special_categories": sorted(consent.explicit_special_categories),
+            "valid_from": _epoch_seconds(consent.valid_from, name="consent.valid_from"),
+            "valid_until": _epoch_seconds(consent.valid_until, name="consent.valid_until"),
+            "chain": consent.chain or consent.id,
         }
 
     def _covers(self, consent: ConsentFacts, category: str) -> bool:

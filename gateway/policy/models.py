@@ -9,16 +9,14 @@ engine, not the caller, translates it to Cedar entities and context.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 #: A JSON value as read from YAML or a request body.
 JSONValue = Any
-
-_E = TypeVar("_E", bound=StrEnum)
 
 #: Languages every purpose and category label must exist in: the languages
 #: the consent texts are offered in.
@@ -47,22 +45,75 @@ class OrganisationKind(StrEnum):
     OPERATOR = "operator"
 
 
+class Resource(StrEnum):
+    """What an action is about: the Cedar entity type of its resource."""
+
+    QUESTION = "Query"  # a question type being asked or answered
+    CONSENT = "Consent"
+    PERSON = "Person"
+    QUERY = "QueryRecord"  # one query that was asked
+    RECORDS = "Records"  # an organisation's audit events or key figures
+
+
 class Action(StrEnum):
+    """Every use of personal data the rules decide (``rules.cedar``)."""
+
     ASK = "ask"
     ANSWER = "answer"
     READ_CONSENT = "read_consent"
     WRITE_CONSENT = "write_consent"
     REVOKE_CONSENT = "revoke_consent"
+    READ_RECEIPT = "read_receipt"
+    READ_SELF_SERVICE_CODE = "read_self_service_code"
+    READ_BY_CODE = "read_by_code"
+    WITHDRAW_BY_CODE = "withdraw_by_code"
+    REGISTER_PERSON = "register_person"
+    READ_PERSON = "read_person"
+    MOVE_PERSON = "move_person"
+    READ_QUERY = "read_query"
+    READ_ANSWER = "read_answer"
+    CANCEL_QUERY = "cancel_query"
     READ_AUDIT = "read_audit"
+    READ_FIGURES = "read_figures"
+
+    @property
+    def resource(self) -> Resource:
+        return _RESOURCES[self]
 
     @property
     def is_exchange(self) -> bool:
         """Whether the action is about a query (the Cedar action group ``exchange``)."""
-        return self in (Action.ASK, Action.ANSWER)
+        return self.resource is Resource.QUESTION
 
     @property
     def is_consent_action(self) -> bool:
-        return self in (Action.READ_CONSENT, Action.WRITE_CONSENT, Action.REVOKE_CONSENT)
+        return self.resource is Resource.CONSENT
+
+    @property
+    def by_code(self) -> bool:
+        """Whether the principal is the holder of a self-service code, not a user."""
+        return self in (Action.READ_BY_CODE, Action.WITHDRAW_BY_CODE)
+
+
+_RESOURCES: dict[Action, Resource] = {
+    Action.ASK: Resource.QUESTION,
+    Action.ANSWER: Resource.QUESTION,
+    Action.READ_CONSENT: Resource.CONSENT,
+    Action.WRITE_CONSENT: Resource.CONSENT,
+    Action.REVOKE_CONSENT: Resource.CONSENT,
+    Action.READ_RECEIPT: Resource.CONSENT,
+    Action.READ_SELF_SERVICE_CODE: Resource.CONSENT,
+    Action.READ_BY_CODE: Resource.CONSENT,
+    Action.WITHDRAW_BY_CODE: Resource.CONSENT,
+    Action.REGISTER_PERSON: Resource.PERSON,
+    Action.READ_PERSON: Resource.PERSON,
+    Action.MOVE_PERSON: Resource.PERSON,
+    Action.READ_QUERY: Resource.QUERY,
+    Action.READ_ANSWER: Resource.QUERY,
+    Action.CANCEL_QUERY: Resource.QUERY,
+    Action.READ_AUDIT: Resource.RECORDS,
+    Action.READ_FIGURES: Resource.RECORDS,
+}
 
 
 class ConsentStatus(StrEnum):
@@ -264,10 +315,70 @@ class Routing:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Principal:
+    """A signed-in user (web) or the user a token acts for (JWT bearer grant).
+
+    A token without a user is no principal at all: every rule needs a role.
+    """
+
     user_id: str
     role: Role
     organisation_id: str
     organisation_kind: OrganisationKind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeHolder:
+    """Whoever holds a consent's self-service code: the person, as far as the
+    gateway can tell. ``chain`` is the id of the first version of the consent
+    the code belongs to (amendments keep it)."""
+
+    consent_id: str
+    chain: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PersonFacts:
+    """Who has standing with one person.
+
+    ``registrar`` registered the person first, ``registrars`` are all that
+    registered or found them; ``consent_parties`` are the
+    grantee and jobcenter of each consent about the person that is in force
+    (pending, active or paused); ``answering`` are the organisations that
+    answer an open query about the person; ``municipality_id`` is the
+    organisation whose official key is the person's municipality key, and
+    ``responsible_jobcenter_id`` the jobcenter ``routing.yaml`` names for it.
+    """
+
+    id: str
+    registrar: str | None = None
+    registrars: frozenset[str] = frozenset()
+    consent_parties: frozenset[str] = frozenset()
+    answering: frozenset[str] = frozenset()
+    municipality_id: str | None = None
+    responsible_jobcenter_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryFacts:
+    """One asked query: who asked, who answers, who of the asking
+    organisation may follow it (``named_users`` of its consent; empty: all)."""
+
+    id: str
+    asker_organisation_id: str
+    asker_user_id: str | None
+    answerer_organisation_id: str | None
+    named_users: frozenset[str] = frozenset()
+    open: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordsFacts:
+    """The records (audit events, key figures) one organisation holds, or,
+    with ``owner_id`` None, those of the whole gateway."""
+
+    owner_id: str | None = None
+    owner_kind: OrganisationKind | None = None
+    owner_parent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -288,6 +399,8 @@ class ConsentFacts:
     valid_from: datetime
     valid_until: datetime
     explicit_special_categories: frozenset[str] = frozenset()
+    #: the id of the first version: amendments are one chain (None: this is the first)
+    chain: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -304,9 +417,14 @@ class PolicyRequest:
     to; when None, the consent's jobcenter. ``subject_registrar_id`` is the
     organisation that registered the person: the rules of statutory questions
     ask for it, as those run without a consent.
+
+    The other actions name their resource's facts: ``consent`` for the
+    consent actions (the principal is a ``CodeHolder`` for those by code),
+    ``person`` for the person actions, ``query`` for a query asked,
+    ``records`` for audit events and key figures.
     """
 
-    principal: Principal
+    principal: Principal | CodeHolder
     action: Action
     now: datetime
     question_id: str | None = None
@@ -317,6 +435,9 @@ class PolicyRequest:
     free_text_allowed: bool = False
     routed_jobcenter_id: str | None = None
     subject_registrar_id: str | None = None
+    person: PersonFacts | None = None
+    query: QueryFacts | None = None
+    records: RecordsFacts | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -350,211 +471,3 @@ class Decision:
             "errors": list(self.errors),
             "policy_version": self.policy_version,
         }
-
-
-# --------------------------------------------------------------------------
-# Requests as data (CLI explain, policy test cases)
-# --------------------------------------------------------------------------
-
-
-class RequestFormatError(ValueError):
-    """A request given as data is malformed; ``path`` names the offending key."""
-
-    def __init__(self, *, path: Sequence[str | int], reason: str) -> None:
-        self.path = tuple(path)
-        self.reason = reason
-        where = "/".join(str(part) for part in self.path) or "request"
-        super().__init__(f"{where}: {reason}")
-
-
-def request_from_mapping(data: Mapping[str, JSONValue]) -> PolicyRequest:
-    """Build a ``PolicyRequest`` from JSON-like data with the dataclass field
-    names; datetimes as ISO 8601 strings (or datetimes, as YAML reads them)."""
-    reader = _Reader(data, ())
-    principal = reader.mapping("principal")
-    consent_data = reader.optional_mapping("consent")
-    request = PolicyRequest(
-        principal=Principal(
-            user_id=principal.string("user_id"),
-            role=principal.enum("role", Role),
-            organisation_id=principal.string("organisation_id"),
-            organisation_kind=principal.enum("organisation_kind", OrganisationKind),
-        ),
-        action=reader.enum("action", Action),
-        now=reader.datetime("now"),
-        question_id=reader.optional_string("question_id"),
-        purpose=reader.optional_string("purpose"),
-        direction=reader.optional_enum("direction", Direction),
-        consent=None if consent_data is None else _consent_from(consent_data),
-        questions_today=reader.integer("questions_today", default=0),
-        free_text_allowed=reader.boolean("free_text_allowed", default=False),
-        routed_jobcenter_id=reader.optional_string("routed_jobcenter_id"),
-        subject_registrar_id=reader.optional_string("subject_registrar_id"),
-    )
-    principal.reject_unknown()
-    reader.reject_unknown()
-    return request
-
-
-def request_to_mapping(request: PolicyRequest) -> dict[str, JSONValue]:
-    """The inverse of ``request_from_mapping``, for logs of test runs and explain."""
-    consent = request.consent
-    return {
-        "principal": {
-            "user_id": request.principal.user_id,
-            "role": request.principal.role.value,
-            "organisation_id": request.principal.organisation_id,
-            "organisation_kind": request.principal.organisation_kind.value,
-        },
-        "action": request.action.value,
-        "now": request.now.isoformat(),
-        "question_id": request.question_id,
-        "purpose": request.purpose,
-        "direction": None if request.direction is None else request.direction.value,
-        "consent": None
-        if consent is None
-        else {
-            "id": consent.id,
-            "status": consent.status.value,
-            "grantee_organisation_id": consent.grantee_organisation_id,
-            "jobcenter_organisation_id": consent.jobcenter_organisation_id,
-            "purposes": sorted(consent.purposes),
-            "categories": sorted(consent.categories),
-            "directions": sorted(d.value for d in consent.directions),
-            "valid_from": consent.valid_from.isoformat(),
-            "valid_until": consent.valid_until.isoformat(),
-            "explicit_special_categories": sorted(consent.explicit_special_categories),
-        },
-        "questions_today": request.questions_today,
-        "free_text_allowed": request.free_text_allowed,
-        "routed_jobcenter_id": request.routed_jobcenter_id,
-        "subject_registrar_id": request.subject_registrar_id,
-    }
-
-
-def _consent_from(reader: _Reader) -> ConsentFacts:
-    consent = ConsentFacts(
-        id=reader.string("id"),
-        status=reader.enum("status", ConsentStatus),
-        grantee_organisation_id=reader.string("grantee_organisation_id"),
-        jobcenter_organisation_id=reader.string("jobcenter_organisation_id"),
-        purposes=frozenset(reader.strings("purposes")),
-        categories=frozenset(reader.strings("categories")),
-        directions=frozenset(Direction(d) for d in reader.enums("directions", Direction)),
-        valid_from=reader.datetime("valid_from"),
-        valid_until=reader.datetime("valid_until"),
-        explicit_special_categories=frozenset(
-            reader.strings("explicit_special_categories", default=())
-        ),
-    )
-    reader.reject_unknown()
-    return consent
-
-
-class _Reader:
-    """Typed access to one mapping of request data, naming the key path in errors."""
-
-    def __init__(self, data: object, path: tuple[str | int, ...]) -> None:
-        if not isinstance(data, Mapping):
-            raise RequestFormatError(path=path, reason="expected a mapping")
-        self._data: Mapping[str, JSONValue] = data
-        self._path = path
-        self._seen: set[str] = set()
-
-    def _get(self, key: str) -> JSONValue:
-        self._seen.add(key)
-        return self._data.get(key)
-
-    def _error(self, key: str, reason: str) -> RequestFormatError:
-        return RequestFormatError(path=(*self._path, key), reason=reason)
-
-    def reject_unknown(self) -> None:
-        unknown = sorted(set(self._data) - self._seen)
-        if unknown:
-            raise RequestFormatError(path=self._path, reason=f"unknown key {unknown[0]!r}")
-
-    def mapping(self, key: str) -> _Reader:
-        value = self._get(key)
-        if value is None:
-            raise self._error(key, "is required")
-        return _Reader(value, (*self._path, key))
-
-    def optional_mapping(self, key: str) -> _Reader | None:
-        value = self._get(key)
-        return None if value is None else _Reader(value, (*self._path, key))
-
-    def string(self, key: str) -> str:
-        value = self.optional_string(key)
-        if value is None:
-            raise self._error(key, "is required")
-        return value
-
-    def optional_string(self, key: str) -> str | None:
-        value = self._get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value:
-            raise self._error(key, "expected a non-empty string")
-        return value
-
-    def enum(self, key: str, kind: type[_E]) -> _E:
-        value = self.optional_enum(key, kind)
-        if value is None:
-            raise self._error(key, "is required")
-        return value
-
-    def optional_enum(self, key: str, kind: type[_E]) -> _E | None:
-        value = self.optional_string(key)
-        if value is None:
-            return None
-        try:
-            return kind(value)
-        except ValueError:
-            allowed = ", ".join(member.value for member in kind)
-            raise self._error(key, f"{value!r} is not one of {allowed}") from None
-
-    def strings(self, key: str, default: Sequence[str] | None = None) -> list[str]:
-        value = self._get(key)
-        if value is None and default is not None:
-            return list(default)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self._error(key, "expected a list of strings")
-        return list(value)
-
-    def enums(self, key: str, kind: type[_E]) -> list[_E]:
-        result: list[_E] = []
-        for value in self.strings(key):
-            try:
-                result.append(kind(value))
-            except ValueError:
-                raise self._error(key, f"{value!r} is not a valid {kind.__name__}") from None
-        return result
-
-    def integer(self, key: str, *, default: int) -> int:
-        value = self._get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self._error(key, "expected a non-negative integer")
-        return value
-
-    def boolean(self, key: str, *, default: bool) -> bool:
-        value = self._get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self._error(key, "expected true or false")
-        return value
-
-    def datetime(self, key: str) -> datetime:
-        value = self._get(key)
-        if isinstance(value, str):
-            try:
-                value = datetime.fromisoformat(value)
-            except ValueError:
-                raise self._error(key, "expected an ISO 8601 date-time") from None
-        if not isinstance(value, datetime):
-            raise self._error(key, "expected an ISO 8601 date-time")
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise self._error(key, "needs a time zone offset")
-        return value

@@ -16,7 +16,7 @@ A test file is YAML a data protection officer can write::
           uncovered_categories: [benefit_status]  # optional
 
 Requests use the field names of ``PolicyRequest`` (see
-``gateway.policy.models.request_from_mapping``). Beside each case's outcome
+``gateway.policy.requests.request_from_mapping``). Beside each case's outcome
 the runner checks coverage: every rule of rules.cedar needs at least one
 ``allow`` and one ``deny`` case tagged with its ``rule``.
 """
@@ -36,13 +36,8 @@ from gateway.policy.loader import (
     YamlDocument,
     read_yaml,
 )
-from gateway.policy.models import (
-    Decision,
-    JSONValue,
-    PolicyRequest,
-    RequestFormatError,
-    request_from_mapping,
-)
+from gateway.policy.models import Decision, JSONValue, PolicyRequest
+from gateway.policy.requests import RequestFormatError, request_from_mapping
 
 _CASE_KEYS = frozenset({"name", "rule", "request", "expect"})
 _EXPECT_KEYS = frozenset({"decision", "policies", "reasons", "drop_fields", "uncovered_categories"})

@@ -24,7 +24,7 @@ from gateway.policy import (
     UnknownQuestionError,
     remove_fields,
 )
-from gateway.policy.models import request_from_mapping, request_to_mapping
+from gateway.policy.requests import request_from_mapping, request_to_mapping
 
 REPOSITORY_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=timezone(timedelta(hours=2)))

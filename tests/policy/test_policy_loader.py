@@ -254,7 +254,7 @@ def test_a_rule_that_does_not_fit_the_schema_is_reported(policies: Path) -> None
 
 def test_every_rule_needs_an_id(policies: Path) -> None:
     rules = policies / "rules.cedar"
-    edit(rules, '@id("audit.dpo")\n', "")
+    edit(rules, '@id("audit.operator")\n', "")
     problem = load_error(policies).problems[0]
     assert problem.line == line_of(rules, 'action == Action::"read_audit"')
     assert "needs an @id" in problem.reason
@@ -272,7 +272,7 @@ def test_every_forbid_needs_a_known_reason(policies: Path) -> None:
 
 
 def test_a_duplicate_rule_id_is_an_error(policies: Path) -> None:
-    edit(policies / "rules.cedar", '@id("audit.dpo")', '@id("consent.required")')
+    edit(policies / "rules.cedar", '@id("audit.operator")', '@id("consent.required")')
     assert "@id 'consent.required' is used twice" in str(load_error(policies))
 
 
