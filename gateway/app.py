@@ -26,6 +26,7 @@ from gateway.openapi import install as install_openapi
 from gateway.operations import endpoints as operations_endpoints
 from gateway.policy import endpoints as policy_endpoints
 from gateway.queries import endpoints as query_endpoints
+from gateway.security_headers import SecurityHeaders
 from gateway.settings import Settings
 from gateway.subjects import endpoints as subject_endpoints
 from gateway.web import endpoints as web_endpoints
@@ -98,11 +99,17 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         max_body_bytes=settings.max_request_bytes,
         metrics=container.metrics,
     )
-    # Outermost: a request waits for admission before anything else works on it.
+    # A request waits for admission before anything else works on it.
     app.add_middleware(
         AdmissionControl,
         limit=settings.max_concurrent_requests,
         timeout_seconds=settings.admission_timeout_seconds,
+    )
+    # Outermost: the admission's and the body limits' refusals carry the headers too.
+    app.add_middleware(
+        SecurityHeaders,
+        https=settings.issuer.startswith("https://"),
+        documentation_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
     )
     tracing.configure_exporter(endpoint=settings.otlp_endpoint)
     tracing.instrument(app=app, engine=container.engine, http=container.http)

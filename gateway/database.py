@@ -14,14 +14,25 @@ poll with sleeps of up to 100 ms, and under load a writer keeps missing the
 moment the lock is free (seconds at p99). Other processes on the same file
 still wait in the busy handler. Commits stay durable: WAL with the default
 ``synchronous=FULL``, one fsync per commit.
+
+The SQLite file holds personal data: it is created readable by its owner only
+(0600) and its directory closed to others (0700); files and directory an older
+version left readable are closed on start. SQLite gives ``-wal`` and ``-shm``
+the mode of the database file.
+
+Integers from requests are checked against ``BIGINT_MAX`` before they reach a
+query: SQLite refuses larger ones with an ``OverflowError`` (a 500).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -34,6 +45,55 @@ from sqlmodel import Session, create_engine
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+# The largest integer SQLite's INTEGER and PostgreSQL's BIGINT both hold.
+BIGINT_MAX = 2**63 - 1
+_DECIMAL = re.compile(r"[0-9]{1,19}")
+
+
+def parse_bigint(text: str) -> int | None:
+    """``text`` as a non-negative integer a BIGINT column holds, or None.
+
+    ASCII digits only: ``str.isdigit`` also accepts "²", which ``int`` refuses.
+    """
+    if not _DECIMAL.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= BIGINT_MAX else None
+
+
+# The files of one SQLite database: the database, and what SQLite creates beside it.
+_SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def _owner_only(path: Path) -> None:
+    """Take group and other permissions from ``path`` if this process owns it."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return
+    mode = stat.S_IMODE(status.st_mode)
+    if status.st_uid == os.getuid() and mode & 0o077:
+        path.chmod(mode & 0o700)
+
+
+def _private_database_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only, before SQLite opens it with the
+    process umask, and close its directory to others; tighten what an older version left.
+
+    The directory is the gateway's data directory (keys, demo credentials and exports
+    live there too). A shared directory (sticky, like /tmp) is left open: only the
+    files are the gateway's to close there.
+    """
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not directory.stat().st_mode & stat.S_ISVTX:
+        _owner_only(directory)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in _SQLITE_SUFFIXES:
+        _owner_only(path.with_name(path.name + suffix))
 
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -123,7 +183,7 @@ def create_db_engine(url: str) -> Engine:
         database = make_url(url).database
         gate: threading.Lock | None = None  # in memory: one database per connection
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_database_file(Path(database))
             gate = _gate_for(str(Path(database).resolve()))
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "factory": _GatedConnection}

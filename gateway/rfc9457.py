@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import GatewayError
+from gateway.observability.middleware import JsonTooDeep, route_template
 
 MEDIA_TYPE = "application/problem+json"
 # RFC 9457 section 3.1: the members every problem has. An extension may not take their
@@ -107,6 +108,17 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_json_too_deep(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, JsonTooDeep)
+    return problem_response(
+        status=400,
+        slug="json-too-deep",
+        title="JSON nested too deeply",
+        detail=str(exc.detail),
+        instance=request.url.path,
+    )
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether a database error means "not reachable now" rather than a fault in the request.
 
@@ -126,8 +138,11 @@ def database_unavailable(exc: BaseException) -> bool:
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     if not database_unavailable(exc):
         raise exc  # a fault, not an outage: the catch-all below renders and reports it
-    # The driver's message names host and port; neither goes to the client or the logs.
-    logger.warning("database_unavailable", error_type=type(exc).__name__, path=request.url.path)
+    # The driver's message names host and port; neither goes to the client or the logs, nor
+    # does the path (it may hold a credential): the route template does.
+    logger.warning(
+        "database_unavailable", error_type=type(exc).__name__, route=route_template(request.scope)
+    )
     return problem_response(
         status=503,
         slug="database-unavailable",
@@ -141,7 +156,9 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path)
+    logger.error(
+        "unhandled_error", error_type=type(exc).__name__, route=route_template(request.scope)
+    )
     return problem_response(
         status=500,
         slug="internal-error",
@@ -155,5 +172,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, _on_gateway_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(JsonTooDeep, _on_json_too_deep)
     app.add_exception_handler(sa.SQLAlchemyError, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected_error)

@@ -14,6 +14,7 @@ from gateway.audit.repository import EventFilter
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import Scope
 from gateway.clock import utcnow
+from gateway.database import parse_bigint
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
 from gateway.errors import BadRequest, NotFound
 from gateway.organisations import repository as organisations
@@ -36,9 +37,11 @@ def _item(row: AuditEventRow) -> dict[str, Any]:
 def _cursor(value: str | None) -> int:
     if value is None:
         return 0
-    if not value.isdigit():
+    # A cursor is a seq: beyond BIGINT it would fail in the database, as a 500.
+    seq = parse_bigint(value)
+    if seq is None:
         raise BadRequest("The cursor is not valid.", slug="invalid-cursor")
-    return int(value)
+    return seq
 
 
 @router.get("/events")

@@ -28,6 +28,7 @@ from gateway.consents.schemas import (
 from gateway.consents.service import Use, last_day
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
 from gateway.organisations import repository as organisations
+from gateway.security_headers import PRINTABLE_PAGE_POLICY
 
 router = APIRouter(tags=["consents"])
 
@@ -371,7 +372,11 @@ def consent_receipt(
             self_service_url=self_service_url,
             verify_url=f"{issuer}/.well-known/jwks.json",
         )
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        # The page carries the self-service code: its own inline print styles, nothing else.
+        return HTMLResponse(
+            html,
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": PRINTABLE_PAGE_POLICY},
+        )
     return JSONResponse(
         {
             "jws": receipt.jws,

@@ -1,7 +1,10 @@
-"""ASGI middleware: request id, W3C trace context, body size limit, one access log line.
+"""ASGI middleware: request id, W3C trace context, body limits, one access log line.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so streaming bodies are counted as
-they arrive and an oversized body is refused before it is read whole.
+they arrive and an oversized body is refused before it is read whole; a JSON
+body nested deeper than ``gateway.rfc8259`` allows is refused the same way.
+The log line and the metrics name the route template, never the path: paths
+carry one-time confirmation tokens and self-service codes.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import time
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.observability.metrics import Metrics
 from gateway.observability.tracing import current_trace_id
+from gateway.rfc8259 import MAX_DEPTH, NestingScanner
 
 logger = structlog.get_logger("gateway.access")
 
@@ -25,8 +30,37 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
 
+UNMATCHED = "unmatched"
+
+
 class _BodyTooLarge(Exception):
     pass
+
+
+class JsonTooDeep(HTTPException):
+    """A JSON body nested deeper than the limit (rendered by ``gateway.rfc9457``).
+
+    An ``HTTPException`` because FastAPI passes those on when raised while it
+    reads the body; any other error there becomes a generic 400.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(400, f"The JSON body nests deeper than {MAX_DEPTH} levels.")
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/v1/confirmations/{token}``), for logs
+    and metrics: never the path, whose segments may be credentials."""
+    route: Any = scope.get("route")
+    return str(getattr(route, "path", None) or UNMATCHED)
+
+
+def _is_json(scope: Scope) -> bool:
+    # FastAPI parses a body without a content type as JSON too.
+    media_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    return media_type in ("", "application/json") or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -73,14 +107,18 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         received = 0
+        nesting = NestingScanner() if _is_json(scope) else None
 
         async def counting_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                body = message.get("body", b"")
+                received += len(body)
                 if received > self.max_body_bytes:
                     raise _BodyTooLarge
+                if nesting is not None and not nesting.feed(body):
+                    raise JsonTooDeep
             return message
 
         response_started = False
@@ -105,10 +143,8 @@ class RequestContextMiddleware:
             self._log(scope, status, started)
 
     def _log(self, scope: Scope, status: int, started: float) -> None:
-        # The path may hold pseudonymous ids only; the query string is never logged.
-        route: Any = scope.get("route")
-        # The route template (/v1/queries/{query_id}), not the path: bounded label values.
-        template = getattr(route, "path", None) or "unmatched"
+        # Neither the path nor the query string is logged: both may hold credentials.
+        template = route_template(scope)
         seconds = time.perf_counter() - started
         logger.info(
             "request",

@@ -9,7 +9,6 @@ SQL statements get no spans of their own.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -27,32 +26,48 @@ from sqlalchemy.engine import Engine
 
 tracer = trace.get_tracer("gateway")
 
-# Path segments that are credentials: the person's self-service code and the one-time
-# confirmation token. Query strings may hold codes too, so they never reach a span.
-_CREDENTIAL_IN_PATH = re.compile(r"^(/(?:v1/)?self-service/|/confirm/)[^/]+")
+# Paths carry credentials (the one-time confirmation token, the self-service code) and
+# query strings may too. A server span names its route template instead, for every
+# route, so no list of "secret" routes can fall behind the route table.
+UNMATCHED = "{unmatched}"
 REDACTED = "{redacted}"
 
 
-def redact_path(path: str) -> str:
-    """The request path with any credential segment replaced, for spans."""
-    return _CREDENTIAL_IN_PATH.sub(rf"\g<1>{REDACTED}", path)
+def _template_url(url: str, template: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, template, "", ""))
 
 
 def _redact_server_span(span: trace.Span, scope: Mapping[str, Any]) -> None:
-    """Overwrite the URL attributes the FastAPI instrumentation copied from the request."""
+    """Put the route template where the FastAPI instrumentation copied the request's path.
+
+    The instrumentation found the route (``http.route``, also the span's name)
+    before this hook runs; a request no route matched gets a placeholder, since
+    its path may be a credential with a typo.
+    """
     attributes: Mapping[str, Any] = getattr(span, "attributes", None) or {}
     if not span.is_recording() or not attributes:
         return
-    path = redact_path(str(scope.get("path", "")))
+    template = str(attributes.get("http.route") or UNMATCHED)
     for key in ("http.target", "url.path"):
         if key in attributes:
-            span.set_attribute(key, path)
+            span.set_attribute(key, template)
     for key in ("http.url", "url.full"):
         if key in attributes:
-            parts = urlsplit(str(attributes[key]))
-            span.set_attribute(key, urlunsplit((parts.scheme, parts.netloc, path, "", "")))
+            span.set_attribute(key, _template_url(str(attributes[key]), template))
     if "url.query" in attributes:
         span.set_attribute("url.query", REDACTED)
+
+
+def _redact_client_span(span: trace.Span, _request: Any) -> None:
+    """Outbound calls keep scheme, host and port: a webhook receiver's URL often holds
+    its secret in the path or the query."""
+    attributes: Mapping[str, Any] = getattr(span, "attributes", None) or {}
+    if not span.is_recording():
+        return
+    for key in ("http.url", "url.full"):
+        if key in attributes:
+            span.set_attribute(key, _template_url(str(attributes[key]), "/" + REDACTED))
 
 
 def configure_exporter(*, endpoint: str | None, service_name: str = "consent-gateway") -> None:
@@ -72,7 +87,7 @@ def instrument(*, app: FastAPI, engine: Engine, http: httpx.Client) -> None:
         excluded_urls="healthz,readyz,metrics",
         server_request_hook=_redact_server_span,
     )
-    HTTPXClientInstrumentor().instrument_client(http)
+    HTTPXClientInstrumentor().instrument_client(http, request_hook=_redact_client_span)
     # A span per SQL statement costs two event hooks per statement (an ask runs about
     # twenty); without a tracer provider that records, those spans go nowhere.
     if isinstance(trace.get_tracer_provider(), TracerProvider):

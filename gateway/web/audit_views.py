@@ -27,6 +27,7 @@ from gateway.audit.repository import EventFilter
 from gateway.audit.service import AuditTrail, Checkpoint
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import Scope
+from gateway.database import parse_bigint
 from gateway.errors import NotFound
 from gateway.keys import KeyPurpose, KeyStore
 from gateway.organisations import repository as organisations
@@ -64,6 +65,10 @@ def parse_filter(form: Form, *, scoped_to: str | None) -> EventFilter:
     if since and until and until < since:
         form.fail("until", N_("The end lies before the start."))
     cursor = form.text("cursor")
+    # A seq, within BIGINT: a larger one would fail in the database.
+    after_seq = parse_bigint(cursor) if cursor else 0
+    if after_seq is None:
+        form.fail("cursor", N_("The format is not valid."))
     return EventFilter(
         visible_to=scoped_to,
         organisation_id=values["organisation"],
@@ -75,7 +80,7 @@ def parse_filter(form: Form, *, scoped_to: str | None) -> EventFilter:
         decision=values["decision"],
         since=start_of_day(since) if since else None,
         until=start_of_day(until + timedelta(days=1)) if until else None,
-        after_seq=int(cursor) if cursor.isdigit() else 0,
+        after_seq=after_seq or 0,
     )
 
 

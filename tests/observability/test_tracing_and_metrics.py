@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from structlog.testing import capture_logs
 
+from tests.observability.spans import captured_spans, recorded
 from tests.support import Desk, World
 
 SECRETS = ("Yusuf", "Demir", "1995-07-01", "JC-4711-0815", "2027-03-31", "approved_until")
@@ -21,15 +21,8 @@ SECRETS = ("Yusuf", "Demir", "1995-07-01", "JC-4711-0815", "2027-03-31", "approv
 
 @pytest.fixture(scope="module")
 def exporter() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    processor = SimpleSpanProcessor(exporter)
-    provider.add_span_processor(processor)
-    yield exporter
-    processor.shutdown()
+    with captured_spans() as exporter:
+        yield exporter
 
 
 def _tree(spans: tuple[ReadableSpan, ...], root: ReadableSpan) -> set[str]:
@@ -117,17 +110,7 @@ def test_the_story_leaves_no_personal_data_in_logs_spans_or_metrics(
         read = client.get(f"/v1/queries/{query['id']}", headers=desk.manager).json()
         assert read["answer"]["approved_until"] == "2027-03-31"
         metrics = client.get("/metrics").text
-    spans = json.dumps(
-        [
-            {
-                "name": s.name,
-                "attributes": dict(s.attributes or {}),
-                "events": [e.name for e in s.events],
-            }
-            for s in exporter.get_finished_spans()
-        ],
-        default=str,
-    )
+    spans = recorded(exporter.get_finished_spans())
     logged = json.dumps(logs, default=str)
     for secret in SECRETS:
         assert secret not in logged, f"{secret} in logs"
@@ -148,10 +131,14 @@ def test_credentials_in_paths_and_query_strings_never_reach_spans(
     client.get(f"/self-service/{code}")
     client.get(f"/v1/self-service/{code}")
     client.get("/confirm/one-time-token-4711")
+    client.get("/v1/confirmations/one-time-token-4712/typo")
     client.get("/v1/catalogue", params={"code": "QUERY-SECRET-42"})
     spans = exporter.get_finished_spans()
     assert spans
-    recorded = json.dumps([dict(s.attributes or {}) for s in spans], default=str)
-    for secret in (code, "one-time-token-4711", "QUERY-SECRET-42"):
-        assert secret not in recorded
-    assert "/self-service/{redacted}" in recorded
+    seen = recorded(spans)
+    for secret in (code, "one-time-token-4711", "one-time-token-4712", "QUERY-SECRET-42"):
+        assert secret not in seen
+    servers = [s for s in spans if s.kind == trace.SpanKind.SERVER]
+    paths = {(s.attributes or {}).get("http.target") for s in servers}
+    assert {"/self-service/{code}", "/v1/self-service/{code}", "/confirm/{token}"} <= paths
+    assert "{unmatched}" in paths, "a path no route matched is not recorded either"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from gateway.audit import reports
 from gateway.audit.verify import verify_trail
 from gateway.clock import utcnow
+from gateway.database import BIGINT_MAX
 from gateway.dependencies import SessionDep
 from gateway.keys import KeyPurpose
 from gateway.organisations.models import Role
@@ -57,7 +59,11 @@ def explorer(request: Request, web: WebDep, viewer: CurrentViewer, session: Sess
 
 @router.get("/web/audit/events/{seq}")
 def event(
-    seq: int, request: Request, web: WebDep, viewer: CurrentViewer, session: SessionDep
+    seq: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
+    request: Request,
+    web: WebDep,
+    viewer: CurrentViewer,
+    session: SessionDep,
 ) -> Response:
     viewer.require(*AUDIT_ROLES)
     row = audit_views.visible_event(session, viewer.principal, seq)
