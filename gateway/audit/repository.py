@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import column, delete, func, insert, or_, table, text
+from sqlalchemy import (
+    Integer,
+    column,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    table,
+    text,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
-from gateway.audit.models import AuditCheckpointRow, AuditEventRow, AuditPendingRow
+from gateway.audit.models import (
+    AuditCheckpointRow,
+    AuditEventRow,
+    AuditPendingRow,
+    AuditSubtreeRow,
+    AuditVerificationRow,
+)
 
 # Any constant works; it names the one lock that serialises appends on PostgreSQL.
 _CHAIN_LOCK_KEY = 0x61756469  # "audi"
@@ -65,6 +84,9 @@ def _newest(column: Any) -> Any:
 _EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 _PENDING = AuditPendingRow.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS = AuditCheckpointRow.__table__  # type: ignore[attr-defined]
+_SUBTREES = AuditSubtreeRow.__table__  # type: ignore[attr-defined]
+_VERIFICATIONS = AuditVerificationRow.__table__  # type: ignore[attr-defined]
+_LEAF = -1  # marks leaf hashes among stored roots in ``proof_nodes``
 
 # One round trip and one row, also for an empty trail: each part is an index lookup.
 _CHAIN_END = sa_select(
@@ -144,6 +166,122 @@ def leaf_hashes(session: Session, *, after: int, upto: int) -> list[str]:
             .order_by(col(AuditEventRow.seq))
         ).all()
     )
+
+
+# -- stored subtree roots (gateway.audit.subtrees) ---------------------------------------------
+
+
+def subtree_hashes(
+    session: Session, nodes: Collection[tuple[int, int]]
+) -> dict[tuple[int, int], str]:
+    """The stored roots of ``nodes`` (level, idx), one primary-key read; absent ones left out."""
+    found, _ = proof_nodes(session, nodes=nodes, seqs=())
+    return found
+
+
+def proof_nodes(
+    session: Session, *, nodes: Collection[tuple[int, int]], seqs: Collection[int]
+) -> tuple[dict[tuple[int, int], str], dict[int, str]]:
+    """Stored roots of ``nodes`` and leaf hashes of events ``seqs``, in one round trip.
+
+    Both are primary-key lookups; absent ones are left out.
+    """
+    parts = []
+    if nodes:
+        key = tuple_(_SUBTREES.c.level, _SUBTREES.c.idx)
+        parts.append(
+            sa_select(_SUBTREES.c.level, _SUBTREES.c.idx, _SUBTREES.c.hash).where(
+                key.in_(list(nodes))
+            )
+        )
+    if seqs:
+        parts.append(
+            sa_select(literal(_LEAF, Integer), _EVENTS.c.seq, _EVENTS.c.leaf_hash).where(
+                _EVENTS.c.seq.in_(list(seqs))
+            )
+        )
+    found: dict[tuple[int, int], str] = {}
+    leaves: dict[int, str] = {}
+    if not parts:
+        return found, leaves
+    for level, position, value in session.execute(
+        union_all(*parts) if len(parts) > 1 else parts[0]
+    ):
+        if level == _LEAF:
+            leaves[position] = value
+        else:
+            found[(level, position)] = value
+    return found, leaves
+
+
+def add_subtrees(session: Session, rows: list[dict[str, object]]) -> None:
+    """Insert subtree roots (``level``, ``idx``, ``hash``) in one statement."""
+    if rows:
+        session.execute(insert(_SUBTREES), rows)
+
+
+def stored_subtrees(session: Session) -> set[tuple[int, int]]:
+    """Every stored (level, idx); only for filling in what a bulk load left out."""
+    return {
+        (level, idx)
+        for level, idx in session.execute(sa_select(_SUBTREES.c.level, _SUBTREES.c.idx))
+    }
+
+
+def subtree_batch(session: Session, *, level: int, first: int, limit: int) -> list[tuple[int, str]]:
+    """Stored roots of ``level`` from index ``first`` on, in order: (idx, hash)."""
+    statement = (
+        sa_select(_SUBTREES.c.idx, _SUBTREES.c.hash)
+        .where(_SUBTREES.c.level == level, _SUBTREES.c.idx >= first)
+        .order_by(_SUBTREES.c.idx)
+        .limit(limit)
+    )
+    return [(idx, value) for idx, value in session.execute(statement)]
+
+
+def subtree_ends(session: Session) -> dict[int, int]:
+    """Per stored level, the highest stored index."""
+    statement = sa_select(_SUBTREES.c.level, func.max(_SUBTREES.c.idx)).group_by(_SUBTREES.c.level)
+    return {level: last for level, last in session.execute(statement)}
+
+
+# -- verifications run in the background (gateway.audit.verify_jobs) ------------------------
+
+
+def unfinished_verification(session: Session) -> AuditVerificationRow | None:
+    return session.exec(
+        select(AuditVerificationRow).where(col(AuditVerificationRow.active).is_(True))
+    ).first()
+
+
+def latest_verification(session: Session) -> AuditVerificationRow | None:
+    return session.exec(
+        select(AuditVerificationRow).order_by(col(AuditVerificationRow.id).desc()).limit(1)
+    ).first()
+
+
+def add_verification(session: Session, row: AuditVerificationRow) -> None:
+    session.add(row)
+    session.flush()
+
+
+def claim_verification(session: Session, *, job_id: int, now: datetime) -> bool:
+    """Mark a queued verification started; False when another runner was first."""
+    statement = (
+        update(_VERIFICATIONS)
+        .where(_VERIFICATIONS.c.id == job_id, _VERIFICATIONS.c.started_at.is_(None))
+        .values(started_at=now)
+        .returning(_VERIFICATIONS.c.id)
+    )
+    return session.execute(statement).first() is not None
+
+
+def finish_verification(session: Session, *, job_id: int, values: dict[str, object]) -> None:
+    """Store the outcome and free the one slot (``active`` becomes NULL)."""
+    statement = (
+        update(_VERIFICATIONS).where(_VERIFICATIONS.c.id == job_id).values(**values, active=None)
+    )
+    session.execute(statement)
 
 
 def event_count(session: Session) -> int:

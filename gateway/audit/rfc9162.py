@@ -8,6 +8,13 @@ Hashes are raw 32-byte digests here; the API shows them as lowercase hex.
 ``Frontier`` keeps only the roots of the perfect subtrees that make up a tree
 (one per set bit of its size), so a tree can be extended and its root computed
 in O(log n) memory, which is what lets verification stream millions of events.
+
+Proofs are computed in two steps: ``inclusion_spans`` and ``consistency_spans``
+name the subtrees whose roots a proof lists (sections 2.1.3.1 and 2.1.4.1),
+``perfect_subtrees`` splits each into nodes of the whole tree, and ``fold``
+joins their roots. The gateway reads those roots from storage
+(``gateway.audit.subtrees``); ``inclusion_proof`` and ``consistency_proof``
+compute them from every leaf, with the same recursion, for exports and tests.
 """
 
 from __future__ import annotations
@@ -58,6 +65,25 @@ class Frontier:
             size >>= 1
         self.size += 1
 
+    def append_completed(self, leaf: bytes) -> list[bytes]:
+        """``append``, returning the roots of the perfect subtrees ``leaf`` completes.
+
+        Item ``k`` is the root at level ``k`` (2**k leaves) that ends with this
+        leaf; item 0 is the leaf itself. ``append`` stays separate: verification
+        calls it millions of times and needs no list.
+        """
+        completed = [leaf]
+        self._hashes.append(leaf)
+        size = self.size
+        while size & 1:
+            right = self._hashes.pop()
+            left = self._hashes.pop()
+            completed.append(node_hash(left, right))
+            self._hashes.append(completed[-1])
+            size >>= 1
+        self.size += 1
+        return completed
+
     def root(self) -> bytes:
         if not self._hashes:
             return EMPTY_ROOT
@@ -79,53 +105,83 @@ def root_of(leaves: Sequence[bytes]) -> bytes:
 
 
 LeafRange = Callable[[int, int], bytes]
-
-
-def _subtree_root(leaves: Sequence[bytes], start: int, end: int) -> bytes:
-    return root_of(leaves[start:end])
+# Leaves ``start`` (inclusive) to ``end`` (exclusive) of the tree: the subtree D[start:end].
+Span = tuple[int, int]
+# A perfect subtree by its level (2**level leaves) and position: leaves
+# ``index * 2**level`` to ``(index + 1) * 2**level``.
+Node = tuple[int, int]
 
 
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]) of RFC 9162 section 2.1.3.1 for leaf ``index`` in ``leaves``."""
-    size = len(leaves)
+    return [root_of(leaves[start:end]) for start, end in inclusion_spans(index, len(leaves))]
+
+
+def inclusion_spans(index: int, size: int) -> list[Span]:
+    """The subtrees whose roots make up PATH(index, D[size]), RFC 9162 section 2.1.3.1, in order."""
     if not 0 <= index < size:
         raise ValueError("leaf index outside the tree")
-    return _path(index, leaves, 0, size)
+    return _path(index, 0, size)
 
 
-def _path(index: int, leaves: Sequence[bytes], start: int, end: int) -> list[bytes]:
+def _path(index: int, start: int, end: int) -> list[Span]:
     size = end - start
     if size == 1:
         return []
     k = _split(size)
     if index < k:
-        return [*_path(index, leaves, start, start + k), _subtree_root(leaves, start + k, end)]
-    return [*_path(index - k, leaves, start + k, end), _subtree_root(leaves, start, start + k)]
+        return [*_path(index, start, start + k), (start + k, end)]
+    return [*_path(index - k, start + k, end), (start, start + k)]
 
 
 def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PROOF(m, D[n]) of RFC 9162 section 2.1.4.1."""
-    if not 0 < old_size <= len(leaves):
+    return [root_of(leaves[start:end]) for start, end in consistency_spans(old_size, len(leaves))]
+
+
+def consistency_spans(old_size: int, size: int) -> list[Span]:
+    """The subtrees whose roots make up PROOF(old_size, D[size]), RFC 9162 section 2.1.4.1."""
+    if not 0 < old_size <= size:
         raise ValueError("old tree size outside the tree")
-    return _subproof(old_size, leaves, 0, len(leaves), complete=True)
+    return _subproof(old_size, 0, size, complete=True)
 
 
-def _subproof(
-    m: int, leaves: Sequence[bytes], start: int, end: int, *, complete: bool
-) -> list[bytes]:
+def _subproof(m: int, start: int, end: int, *, complete: bool) -> list[Span]:
     size = end - start
     if m == size:
-        return [] if complete else [_subtree_root(leaves, start, end)]
+        return [] if complete else [(start, end)]
     k = _split(size)
     if m <= k:
-        return [
-            *_subproof(m, leaves, start, start + k, complete=complete),
-            _subtree_root(leaves, start + k, end),
-        ]
-    return [
-        *_subproof(m - k, leaves, start + k, end, complete=False),
-        _subtree_root(leaves, start, start + k),
-    ]
+        return [*_subproof(m, start, start + k, complete=complete), (start + k, end)]
+    return [*_subproof(m - k, start + k, end, complete=False), (start, start + k)]
+
+
+def perfect_subtrees(start: int, end: int) -> list[Node]:
+    """The perfect subtrees whose roots fold into MTH(D[start:end]), largest (leftmost) first.
+
+    RFC 9162 section 2.1.1 splits ``n`` leaves at the largest power of two
+    below ``n`` and recurses on the right part, so the pieces are the set bits
+    of ``end - start``. Every subtree a proof names starts at a multiple of a
+    power of two at least its size, so each piece is a node of the whole tree;
+    any other span is refused.
+    """
+    nodes: list[Node] = []
+    position = start
+    for level in range((end - start).bit_length() - 1, -1, -1):
+        if (end - start) >> level & 1:
+            if position % (1 << level):
+                raise ValueError("span is not made of aligned perfect subtrees")
+            nodes.append((level, position >> level))
+            position += 1 << level
+    return nodes
+
+
+def fold(roots: Sequence[bytes]) -> bytes:
+    """MTH of a span from the roots of its ``perfect_subtrees``, in their order."""
+    result = roots[-1]
+    for left in reversed(roots[:-1]):
+        result = node_hash(left, result)
+    return result
 
 
 def verify_inclusion(

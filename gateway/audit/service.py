@@ -19,6 +19,10 @@ so gaps and reorderings show even between checkpoints; assigning those is
   every read of the trail. An event whose writer died after committing stays
   pending until the next run integrates it: nothing committed is lost.
 
+Sequencing also stores the roots of the Merkle subtrees a batch completes
+(``gateway.audit.subtrees``), in the same transaction, so proofs never read
+every leaf.
+
 A checkpoint (signed tree head) is written every ``checkpoint_every`` events
 or when the oldest unsigned one is older than ``checkpoint_seconds``,
 whichever comes first.
@@ -42,7 +46,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
-from gateway.audit import repository, rfc9162
+from gateway.audit import repository, rfc9162, subtrees
 from gateway.audit.models import AuditCheckpointRow
 from gateway.audit.rfc8785 import canonical_bytes
 from gateway.clock import as_utc, utcnow
@@ -139,13 +143,6 @@ class Checkpoint:
         )
 
 
-def _frontier_from_row(row: AuditCheckpointRow | None) -> rfc9162.Frontier:
-    if row is None:
-        return rfc9162.Frontier()
-    hashes = [bytes.fromhex(item) for item in json.loads(row.frontier)]
-    return rfc9162.Frontier(row.tree_size, hashes)
-
-
 # Pending events integrated per sequencer transaction: bounds its duration and memory.
 SEQUENCE_BATCH = 2000
 # How long a writer waits after its commit for its event to enter the chain. After that
@@ -203,58 +200,6 @@ class _SharedRuns:
                     self._succeeded = mine
                 self._changed.notify_all()
         return True
-
-
-class _Tree:
-    """The end of the chain while a batch is appended: head, unsigned leaves, their frontier.
-
-    The frontier (RFC 9162 subtree roots) is built only when a checkpoint is
-    signed: from the latest checkpoint's stored frontier plus the leaves since.
-    ``oldest_known`` is the time of the first unsigned event when the caller
-    knows it already (see ``AuditTrail._oldest``).
-    """
-
-    def __init__(
-        self, session: Session, *, end: repository.ChainEnd, oldest_known: datetime | None
-    ) -> None:
-        self._session = session
-        self.head_size = end.head.seq if end.head else 0
-        self.size = self.head_size
-        self.signed = end.signed
-        self._oldest_known = oldest_known if self.signed < self.head_size else None
-        self._frontier: rfc9162.Frontier | None = None
-        self._unmerged: list[bytes] = []  # leaves of this batch not yet in the frontier
-        self._times: list[datetime] = []  # occurred_at of this batch's events, in order
-
-    @property
-    def unsigned(self) -> int:
-        return self.size - self.signed
-
-    def add(self, leaf: bytes, occurred_at: datetime) -> None:
-        self._unmerged.append(leaf)
-        self._times.append(occurred_at)
-        self.size += 1
-
-    def oldest_unsigned(self) -> datetime | None:
-        if self.signed < self.head_size:
-            if self._oldest_known is None:
-                self._oldest_known = repository.occurred_at(self._session, self.signed + 1)
-            return self._oldest_known
-        index = self.signed - self.head_size
-        return self._times[index] if index < len(self._times) else None
-
-    def frontier_for_signing(self) -> rfc9162.Frontier:
-        if self._frontier is None:
-            self._frontier = _frontier_from_row(repository.latest_checkpoint(self._session))
-            for stored in repository.leaf_hashes(
-                self._session, after=self._frontier.size, upto=self.head_size
-            ):
-                self._frontier.append(bytes.fromhex(stored))
-        for leaf in self._unmerged:
-            self._frontier.append(leaf)
-        self._unmerged.clear()
-        self.signed = self.size
-        return self._frontier
 
 
 def _engine_of(session: OrmSession) -> Engine:
@@ -395,7 +340,7 @@ class AuditTrail:
         end = repository.chain_end(session)
         database = str(_engine_of(session).url)
         known = self._oldest.get(database)
-        tree = _Tree(
+        tree = subtrees.GrowingTree(
             session, end=end, oldest_known=known[1] if known and known[0] == end.signed else None
         )
         prev = end.head.leaf_hash if end.head else GENESIS_PREV
@@ -433,6 +378,7 @@ class AuditTrail:
         due = force or (check_age and self._too_old(tree.oldest_unsigned(), now))
         if tree.unsigned and due:
             signed = self.sign_checkpoint(session, frontier=tree.frontier_for_signing(), now=now)
+        tree.store()  # the subtrees this batch completed, in its transaction
         if tree.unsigned:
             oldest = tree.oldest_unsigned()
             if oldest is not None:
@@ -476,7 +422,8 @@ class AuditTrail:
 
     # -- reading ---------------------------------------------------------------
 
-    # Every reader integrates pending events first, so it sees the whole trail.
+    # Every reader integrates pending events first, so it sees the whole trail. Proofs read
+    # stored subtree roots (``subtrees``): O(log n) rows, whatever the trail's length.
 
     def latest_checkpoint(self, session: Session) -> Checkpoint:
         self.integrate(session)
@@ -499,13 +446,12 @@ class AuditTrail:
                 f"Event {seq} is not covered by the checkpoint of size {checkpoint.tree_size}.",
                 slug="event-not-in-tree",
             )
-        leaves = self._leaves(session, checkpoint.tree_size)
-        path = rfc9162.inclusion_proof(seq - 1, leaves)
+        leaf, path = subtrees.inclusion_proof(session, index=seq - 1, size=checkpoint.tree_size)
         return {
             "leaf_index": seq - 1,
             "tree_size": checkpoint.tree_size,
             "root_hash": checkpoint.root_hash,
-            "leaf_hash": leaves[seq - 1].hex(),
+            "leaf_hash": leaf.hex(),
             "audit_path": [node.hex() for node in path],
             "checkpoint": checkpoint.public(),
         }
@@ -516,8 +462,11 @@ class AuditTrail:
         new = self._checkpoint_for(session, second)
         if old.tree_size > new.tree_size:
             old, new = new, old
-        leaves = self._leaves(session, new.tree_size)
-        proof = rfc9162.consistency_proof(old.tree_size, leaves) if old.tree_size else []
+        proof = (
+            subtrees.consistency_proof(session, old_size=old.tree_size, size=new.tree_size)
+            if old.tree_size
+            else []
+        )
         return {
             "first": old.public(),
             "second": new.public(),
@@ -531,12 +480,6 @@ class AuditTrail:
         if row is None:
             raise NotFound(f"No checkpoint of tree size {tree_size}.", slug="no-checkpoint")
         return Checkpoint.from_row(row)
-
-    @staticmethod
-    def _leaves(session: Session, tree_size: int) -> list[bytes]:
-        # Proofs need the subtree hashes around one leaf; reading the leaf
-        # hashes (32 bytes each) is simple and fast enough for millions.
-        return [bytes.fromhex(h) for h in repository.leaf_hashes(session, after=0, upto=tree_size)]
 
 
 @sa_event.listens_for(OrmSession, "after_commit")

@@ -11,7 +11,11 @@ names its sequence number. What each check catches:
 - filter columns that disagree with the hashed event;
 - a checkpoint whose root differs from the recomputed one, or whose signature
   does not verify (forged checkpoint);
-- a checkpoint larger than the trail (truncated tail).
+- a checkpoint larger than the trail (truncated tail);
+- a stored subtree root (``gateway.audit.subtrees``) that differs from the
+  recomputed tree, so proofs served from it would not verify, or that covers
+  more events than the trail has (truncated tail). A missing one is no
+  problem: proofs compute it from its leaves.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from gateway.audit import repository, rfc9162
+from gateway.audit import repository, rfc9162, subtrees
 from gateway.audit.models import AuditCheckpointRow
 from gateway.audit.repository import StoredEvent
 from gateway.audit.rfc8785 import parse_canonical, parse_canonical_batch
@@ -180,6 +184,61 @@ def _checked_rows(rows: list[tuple[Any, ...]], first_seq: int, prev: str) -> lis
     return leaves
 
 
+class _StoredRoots:
+    """The stored subtree roots, read level by level in index order as the tree is rebuilt.
+
+    One buffer of at most ``batch`` rows per level (some 40 levels at most), so
+    memory stays flat however long the trail is.
+    """
+
+    def __init__(self, session: Session, *, batch: int) -> None:
+        self._session = session
+        self._batch = batch
+        self._buffers: dict[int, deque[tuple[int, str]]] = {}
+        self._read_all: set[int] = set()
+
+    def check(self, size: int, completed: list[bytes]) -> None:
+        """Compare the roots ``Frontier.append_completed`` returned at tree ``size``."""
+        for level in range(subtrees.STORED_FROM_LEVEL, len(completed)):
+            stored = self._stored(level, (size >> level) - 1)
+            if stored is not None and stored != completed[level].hex():
+                first = size - (1 << level) + 1
+                raise _Bad(
+                    size,
+                    f"stored subtree root of events {first} to {size} differs from the "
+                    "recomputed tree",
+                )
+
+    def _stored(self, level: int, idx: int) -> str | None:
+        buffer = self._buffers.setdefault(level, deque())
+        while True:
+            while buffer and buffer[0][0] < idx:
+                buffer.popleft()
+            if buffer:
+                if buffer[0][0] != idx:
+                    return None  # not stored: proofs compute it from the leaves
+                return buffer.popleft()[1]
+            if level in self._read_all:
+                return None
+            rows = repository.subtree_batch(
+                self._session, level=level, first=idx, limit=self._batch
+            )
+            if len(rows) < self._batch:
+                self._read_all.add(level)
+            buffer.extend(rows)
+
+    def check_end(self, size: int) -> None:
+        """No stored root may cover events beyond ``size`` (the trail's last)."""
+        ends = [
+            (last + 1) << level for level, last in repository.subtree_ends(self._session).items()
+        ]
+        if ends and max(ends) > size:
+            raise _Bad(
+                size + 1,
+                f"events after {size} are missing: a stored subtree root covers {max(ends)} events",
+            )
+
+
 # -- in several processes ---------------------------------------------------------------------
 
 _WORKER_ENGINES: dict[str, Engine] = {}
@@ -278,6 +337,7 @@ def verify_trail(
     started = time.perf_counter()
     checkpoints = {row.tree_size: row for row in repository.all_checkpoints(session)}
     frontier = rfc9162.Frontier()
+    stored = _StoredRoots(session, batch=batch)
     seq = 0
     try:
         checked = (
@@ -287,7 +347,10 @@ def verify_trail(
         )
         for first, leaves in checked:
             for seq, leaf in enumerate(leaves, start=first):
-                frontier.append(leaf)
+                if seq % subtrees.BLOCK:
+                    frontier.append(leaf)
+                else:  # this leaf completes stored subtrees: compare their roots
+                    stored.check(seq, frontier.append_completed(leaf))
                 checkpoint = checkpoints.get(seq)
                 if checkpoint is not None:
                     if frontier.root().hex() != checkpoint.root_hash:
@@ -301,6 +364,7 @@ def verify_trail(
                 seq + 1,
                 f"events after {seq} are missing: a checkpoint covers {max(beyond)} events",
             )
+        stored.check_end(seq)
     except _Bad as bad:
         return VerifyReport(
             ok=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 
 import pytest
@@ -128,6 +129,15 @@ def test_verification_and_proofs(site: Site, case: Case) -> None:
     dpo = site.signed_in(site.world.dpo)
     verify = dpo.get("/web/audit/verify")
     assert verify.status == 200
+    # The verification runs in the background; the page shows its result once finished.
+    assert dpo.submit(verify, "/web/audit/verify").status == 303
+    deadline = time.monotonic() + 30
+    while "A verification is running." in verify.main_text() or "Finished at" not in (
+        verify.main_text()
+    ):
+        assert time.monotonic() < deadline, verify.main_text()
+        time.sleep(0.05)
+        verify = dpo.get("/web/audit/verify")
     assert "The audit trail is intact." in verify.main_text()
     signed = dpo.submit(verify, "/web/audit/checkpoint", seq=str(case.consent_event))
     assert signed.status == 303

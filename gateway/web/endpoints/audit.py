@@ -10,12 +10,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from gateway.audit import reports
-from gateway.audit.verify import verify_trail
+from gateway.audit import reports, verify_jobs
 from gateway.clock import utcnow
 from gateway.database import BIGINT_MAX
 from gateway.dependencies import SessionDep
-from gateway.keys import KeyPurpose
+from gateway.errors import NotFound
 from gateway.organisations.models import Role
 from gateway.web import audit_views
 from gateway.web.dependencies import CheckedForm, CurrentViewer, WebDep
@@ -95,22 +94,44 @@ def sign_checkpoint(
 
 @router.get("/web/audit/verify")
 def verify(request: Request, web: WebDep, viewer: CurrentViewer, session: SessionDep) -> Response:
+    """The latest whole-trail verification (run in the background) and the latest checkpoint."""
     viewer.require(*AUDIT_ROLES)
     audit_views.scope(session, viewer.principal)
-    report = verify_trail(session, keys=web.container.keys.verification_keys(KeyPurpose.AUDIT))
-    latest = web.container.audit.latest_checkpoint(session) if report.checkpoints else None
+    try:
+        latest = web.container.audit.latest_checkpoint(session)
+    except NotFound:
+        latest = None
+    job = verify_jobs.latest(session)
     return render(
         request,
         web,
         "audit/verify.html",
         viewer=viewer,
         section="verify",
-        report=report,
+        job=job,
+        running=job is not None and job.finished_at is None,
         checkpoint=latest,
         checkpoint_verified=(
             audit_views.checkpoint_verified(latest, web.container.keys) if latest else False
         ),
     )
+
+
+@router.post("/web/audit/verify")
+def start_verification(
+    web: WebDep, viewer: CurrentViewer, session: SessionDep, _form: CheckedForm
+) -> Response:
+    """Queue a verification of the whole trail and return at once; the page shows its result.
+
+    Verifying reads every event (seconds at a million), so it never runs in a request.
+    """
+    viewer.require(*AUDIT_ROLES)
+    audit_views.scope(session, viewer.principal)
+    verify_jobs.request(session, requested_by=viewer.principal.user_id, now=utcnow())
+    session.commit()
+    # Also picks up a job queued by a request whose process ended before starting it.
+    verify_jobs.start(engine=web.container.engine, keys=web.container.keys)
+    return redirect("/web/audit/verify")
 
 
 @router.get("/web/audit/anomalies")
