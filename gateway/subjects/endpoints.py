@@ -3,24 +3,20 @@
 
 Registering a known person again changes nothing about them, a new
 ``municipality_key`` included: a move is said explicitly, with the PATCH.
+The rules of each are in ``registration`` and ``moves``.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from gateway.auth.scopes import Scope
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
-from gateway.errors import Forbidden
-from gateway.organisations import repository as organisations
-from gateway.organisations.models import OrganisationKind
-from gateway.subjects import service
+from gateway.subjects import moves, registration
 from gateway.subjects.service import Identity
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
@@ -38,12 +34,30 @@ class SubjectCreate(BaseModel):
     birth_date: date
     municipality_key: str | None = Field(default=None, pattern=r"^[0-9]{8}$")
     jobcenter_customer_number: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{3,30}$")
+    another_person: bool = Field(
+        default=False,
+        description="A different person with the same name and birth date as one your "
+        "organisation registered under another customer number (after a 409 "
+        "customer-number-conflict).",
+    )
+
+
+class SubjectPublic(BaseModel):
+    id: str
+
+
+class SubjectMovedPublic(BaseModel):
+    id: str
+    municipality_key: str | None
+    #: the consents the move paused that the caller may read; other parties are told by webhook
+    paused_consents: list[str]
 
 
 @router.post(
     "",
     status_code=201,
-    responses={200: {"description": "The person is already known to the gateway."}},
+    response_model=SubjectPublic,
+    responses={200: {"description": "Your organisation registered or found the person before."}},
 )
 async def register_subject(
     body: SubjectCreate,
@@ -52,20 +66,17 @@ async def register_subject(
     container: ContainerDep,
     session: SessionDep,
 ) -> JSONResponse:
-    """Register a person, or find them: 201 when new, 200 when already known."""
+    """Register a person, or find them: 201 when new to your organisation, 200 when your
+    organisation registered or found them before."""
 
-    def run() -> dict[str, Any]:
-        if not (principal.scopes & {Scope.CONSENTS_WRITE, Scope.CONSENTS_READ}):
-            principal.require(Scope.CONSENTS_WRITE)
-        organisation = organisations.get_organisation(session, principal.organisation_id)
-        if organisation is None or organisation.kind is OrganisationKind.OPERATOR:
-            raise Forbidden("Only municipalities and jobcenters register persons.")
-        registration = service.register(
+    def run() -> tuple[str, bool]:
+        registered = registration.register(
             session,
+            guard=container.guard,
+            principal=principal,
             sealer=container.sealer,
             audit=container.audit,
-            actor=principal.actor,
-            organisation_id=principal.organisation_id,
+            routing=container.policy.routing,
             identity=Identity(
                 given_name=body.given_name,
                 family_name=body.family_name,
@@ -73,20 +84,21 @@ async def register_subject(
                 jobcenter_customer_number=body.jobcenter_customer_number,
             ),
             municipality_key=body.municipality_key,
+            another_person=body.another_person,
             trace_id=request.state.trace_id,
         )
         session.commit()
-        return {"id": registration.subject.id, "created": registration.created}
+        return registered.subject.id, registered.created
 
-    result = await run_in_threadpool(run)
+    subject_id, created = await run_in_threadpool(run)
     return JSONResponse(
-        {"id": result["id"]},
-        status_code=201 if result["created"] else 200,
-        headers={"Location": f"/v1/subjects/{result['id']}"},
+        SubjectPublic(id=subject_id).model_dump(),
+        status_code=201 if created else 200,
+        headers={"Location": f"/v1/subjects/{subject_id}"},
     )
 
 
-@router.patch("/{subject_id}")
+@router.patch("/{subject_id}", response_model=SubjectMovedPublic)
 def update_subject(
     subject_id: str,
     body: SubjectUpdate,
@@ -94,30 +106,22 @@ def update_subject(
     principal: CurrentPrincipal,
     container: ContainerDep,
     session: SessionDep,
-) -> dict[str, Any]:
+) -> SubjectMovedPublic:
     """A new municipality: each active consent naming a jobcenter that is no longer
     responsible for it (``policies/routing.yaml``) is paused, and that jobcenter told."""
-    principal.require(Scope.CONSENTS_WRITE)
-    actor = principal.actor
-    subject, changed = service.change_municipality(
+    moved = moves.move(
         session,
+        consents=container.consents,
+        principal=principal,
         audit=container.audit,
-        actor=actor,
-        organisation_id=principal.organisation_id,
+        routing=container.policy.routing,
         subject_id=subject_id,
         municipality_key=body.municipality_key,
         trace_id=request.state.trace_id,
     )
-    paused = (
-        container.consents.pause_after_move(
-            session, subject=subject, actor=actor, trace_id=request.state.trace_id
-        )
-        if changed
-        else ()
-    )
     session.commit()
-    return {
-        "id": subject.id,
-        "municipality_key": subject.municipality_key,
-        "paused_consents": [consent.id for consent in paused],
-    }
+    return SubjectMovedPublic(
+        id=moved.subject.id,
+        municipality_key=moved.subject.municipality_key,
+        paused_consents=list(moved.paused_consent_ids),
+    )

@@ -1,105 +1,111 @@
-"""Persons on the pages: register or find, and who may open a person's page.
+"""Persons on the pages: register or find, and a person as the viewer may see them.
 
-Registering or finding needs the same as ``POST /v1/subjects`` (a consent
-scope, a municipality, district office or jobcenter). A person's page opens
-for an organisation that registered the person, found them on the pages with
-name and birth date, or is a party to a consent about them; for everyone
-else the person does not exist (404). Names are opened only for those pages; the
-jobcenter customer number only for the registering organisation and the parties
-to a consent, not for one that merely found the person by name and birth date.
+The pages keep no rules of their own: registering or finding is the use case
+``gateway.subjects.registration`` (rule ``person.register``), reading a
+person is ``gateway.subjects.reading`` (rule
+``person.read.staff_with_standing``: for everyone else the person does not
+exist, 404). The customer number shown is the one the viewer's organisation
+gave; another organisation's stays with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from sqlmodel import Session
 
+from gateway.access.guard import AccessGuard
 from gateway.audit.service import AuditTrail
 from gateway.auth.principal import Principal
-from gateway.auth.scopes import Scope
-from gateway.errors import Forbidden, NotFound
+from gateway.errors import NotFound
 from gateway.organisations import repository as organisations
 from gateway.organisations.models import OrganisationKind
+from gateway.policy.models import Routing
 from gateway.sealing import Sealer
+from gateway.subjects import reading, registration
 from gateway.subjects import repository as subjects
-from gateway.subjects import service as subject_service
-from gateway.subjects.models import Subject
+from gateway.subjects.facts import person_facts
+from gateway.subjects.reading import Person
 from gateway.subjects.service import Identity, Registration
-from gateway.web import repository
 
-
-@dataclass(frozen=True)
-class Person:
-    subject: Subject
-    identity: Identity
+__all__ = ["Person", "known", "register_or_find", "visible"]
 
 
 def register_or_find(
     session: Session,
     *,
     principal: Principal,
+    guard: AccessGuard,
+    routing: Routing,
     sealer: Sealer,
     audit: AuditTrail,
     identity: Identity,
+    another_person: bool = False,
     trace_id: str | None,
 ) -> Registration:
-    if not principal.scopes & {Scope.CONSENTS_WRITE, Scope.CONSENTS_READ}:
-        principal.require(Scope.CONSENTS_WRITE)
+    """A municipality registers persons under its own key; others give none."""
     organisation = organisations.get_organisation(session, principal.organisation_id)
-    if organisation is None or organisation.kind is OrganisationKind.OPERATOR:
-        raise Forbidden("Only municipalities and jobcenters register persons.")
-    registration = subject_service.register(
+    own_key = (
+        organisation.official_key
+        if organisation is not None and organisation.kind is OrganisationKind.MUNICIPALITY
+        else None
+    )
+    return registration.register(
         session,
+        guard=guard,
+        principal=principal,
         sealer=sealer,
         audit=audit,
-        actor=principal.actor,
-        organisation_id=principal.organisation_id,
+        routing=routing,
         identity=identity,
-        municipality_key=(
-            organisation.official_key
-            if organisation.kind is OrganisationKind.MUNICIPALITY
-            else None
-        ),
+        municipality_key=own_key,
+        another_person=another_person,
         trace_id=trace_id,
     )
-    repository.remember_subject(
-        session, organisation_id=organisation.id, subject_id=registration.subject.id
-    )
-    return registration
 
 
-def visible(session: Session, *, principal: Principal, subject_id: str, sealer: Sealer) -> Person:
-    subject = subjects.get(session, subject_id)
-    organisation_id = principal.organisation_id
-    party = subject is not None and (
-        subject.registered_by == organisation_id
-        or repository.has_consent_with(
-            session, organisation_id=organisation_id, subject_id=subject.id
+def visible(
+    session: Session,
+    *,
+    principal: Principal,
+    subject_id: str,
+    sealer: Sealer,
+    guard: AccessGuard | None = None,
+    routing: Routing | None = None,
+) -> Person:
+    """The person as the viewer may see them, or 404."""
+    if guard is not None and routing is not None:
+        return reading.read_person(
+            session,
+            guard=guard,
+            principal=principal,
+            sealer=sealer,
+            routing=routing,
+            subject_id=subject_id,
         )
-    )
-    if subject is None or not (
-        party
-        or repository.knows_subject(session, organisation_id=organisation_id, subject_id=subject.id)
+    # Transitional, for the consent and question pages that do not pass the guard yet:
+    # the same facts the rule reads, standing alone. Remove once every caller passes it.
+    subject = subjects.get(session, subject_id)
+    empty = Routing(jobcenters={}, districts={}, municipalities={})
+    facts = person_facts(session, subject=subject, routing=empty) if subject is not None else None
+    organisation_id = principal.organisation_id
+    if (
+        subject is None
+        or facts is None
+        or organisation_id not in (facts.registrars | facts.consent_parties | facts.answering)
     ):
         raise NotFound("No such person.", slug="subject-not-found")
-    identity = subject_service.reveal(subject, sealer=sealer)
-    if not party:
-        # Found by name and birth date only: what another organisation recorded stays there.
-        identity = replace(identity, jobcenter_customer_number=None)
-    return Person(subject=subject, identity=identity)
+    return reading.as_seen_by(session, subject, organisation_id=organisation_id, sealer=sealer)
 
 
 def known(
-    session: Session, *, principal: Principal, sealer: Sealer, limit: int = 20
+    session: Session,
+    *,
+    principal: Principal,
+    guard: AccessGuard,
+    routing: Routing,
+    sealer: Sealer,
+    limit: int = 20,
 ) -> list[Person]:
-    people = []
-    for subject_id in repository.known_subject_ids(
-        session, organisation_id=principal.organisation_id, limit=limit
-    ):
-        subject = subjects.get(session, subject_id)
-        if subject is not None:
-            people.append(
-                Person(subject=subject, identity=subject_service.reveal(subject, sealer=sealer))
-            )
-    return people
+    """The persons the viewer's organisation registered or found, newest first."""
+    return reading.registered_by_organisation(
+        session, guard=guard, principal=principal, sealer=sealer, routing=routing, limit=limit
+    )

@@ -1,4 +1,5 @@
-"""``PATCH /v1/subjects/{id}``: only an organisation that knows the person records a move."""
+"""``PATCH /v1/subjects/{id}``: only those with standing record a move (rule ``person.move``),
+and only to a key of their area or away from it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from sqlmodel import Session
 from gateway.bootstrap import Container
 from gateway.subjects.models import Subject
 from tests.support import Desk, World
+
+# routing.yaml: Brackenheim and Lauffen (district 08125) belong to JC-08125, the test world's
+# jobcenter; the city of Heilbronn to JC-08121.
+BRACKENHEIM, LAUFFEN, HEILBRONN = "08125013", "08125056", "08121000"
 
 
 def _key(container: Container, subject_id: str) -> str | None:
@@ -30,20 +35,51 @@ def test_strangers_cannot_move_a_person(
     assert _key(container, desk.subject) is None
 
 
-def test_the_jobcenter_of_a_consent_may_record_a_move(
+def test_the_responsible_jobcenter_may_record_a_move_a_consent_alone_is_not_enough(
     client: TestClient, world: World, container: Container
 ) -> None:
     desk = Desk(client, world)
-    before = client.patch(
-        f"/v1/subjects/{desk.subject}", json={"municipality_key": "08125013"}, headers=desk.staff
-    )
-    assert before.status_code == 404, "no consent names the jobcenter yet"
     desk.consent()
-    after = client.patch(
-        f"/v1/subjects/{desk.subject}", json={"municipality_key": "08125013"}, headers=desk.staff
+    party_only = client.patch(
+        f"/v1/subjects/{desk.subject}", json={"municipality_key": LAUFFEN}, headers=desk.staff
     )
-    assert after.status_code == 200
-    assert _key(container, desk.subject) == "08125013"
+    assert party_only.status_code == 404, "the person has no key: no jobcenter is responsible"
+    own = client.patch(
+        f"/v1/subjects/{desk.subject}", json={"municipality_key": BRACKENHEIM}, headers=desk.manager
+    )
+    assert own.status_code == 200, own.text
+    after = client.patch(
+        f"/v1/subjects/{desk.subject}", json={"municipality_key": LAUFFEN}, headers=desk.staff
+    )
+    assert after.status_code == 200, after.text
+    assert _key(container, desk.subject) == LAUFFEN
+
+
+def test_a_move_goes_to_a_key_of_the_movers_area_or_away_from_it(
+    client: TestClient, world: World, container: Container
+) -> None:
+    desk = Desk(client, world)
+    elsewhere = client.patch(
+        f"/v1/subjects/{desk.subject}", json={"municipality_key": HEILBRONN}, headers=desk.manager
+    )
+    assert elsewhere.status_code == 422
+    assert elsewhere.json()["type"] == "/problems/municipality-outside-area"
+    assert _key(container, desk.subject) is None
+    home = client.patch(
+        f"/v1/subjects/{desk.subject}", json={"municipality_key": BRACKENHEIM}, headers=desk.manager
+    )
+    assert home.status_code == 200
+    # The person left Brackenheim for Heilbronn: Brackenheim may say so.
+    away = client.patch(
+        f"/v1/subjects/{desk.subject}", json={"municipality_key": HEILBRONN}, headers=desk.manager
+    )
+    assert away.status_code == 200, away.text
+    # Now neither the old nor the new key is Brackenheim's: only back home.
+    again = client.patch(
+        f"/v1/subjects/{desk.subject}", json={"municipality_key": LAUFFEN}, headers=desk.manager
+    )
+    assert again.status_code == 422
+    assert _key(container, desk.subject) == HEILBRONN
 
 
 def test_bad_keys_and_unknown_persons_are_problems(client: TestClient, world: World) -> None:
@@ -60,3 +96,9 @@ def test_bad_keys_and_unknown_persons_are_problems(client: TestClient, world: Wo
         f"/v1/subjects/{desk.subject}", json={"municipality_key": "08125013"}, headers=read_only
     )
     assert refused.status_code == 403
+    bare = world.case_system.bearer(client)
+    no_user = client.patch(
+        f"/v1/subjects/{desk.subject}", json={"municipality_key": "08125013"}, headers=bare
+    )
+    assert no_user.status_code == 403
+    assert no_user.json()["type"] == "/problems/user-required"

@@ -49,9 +49,19 @@ def test_jobcenter_staff_find_a_person_by_name_and_birth_date(site: Site, case: 
     assert found == case.subject
     page = staff.get(f"/web/persons/{found}")
     assert page.status == 200
-    # The jobcenter is a party to the person's consent: it sees it, and the customer number.
-    assert case.person["customer_number"] in page.main_text()
+    # The jobcenter is a party to the person's consent: it sees it. The customer number the
+    # municipality gave stays with the municipality; the jobcenter sees the one it gives.
     assert page.doc.find("a", href=f"/web/consents/{case.consent}") is not None
+    assert case.person["customer_number"] not in page.main_text()
+    again = register_person(
+        staff,
+        given_name=case.person["given_name"],
+        family_name=case.person["family_name"],
+        birth_date=case.person["birth_date"],
+        customer_number=case.person["customer_number"],
+    )
+    assert again == case.subject
+    assert case.person["customer_number"] in staff.get(f"/web/persons/{found}").main_text()
 
 
 TOMORROW = (date.today() + timedelta(days=1)).isoformat()
@@ -120,4 +130,44 @@ def test_data_protection_officers_do_not_work_on_persons(site: Site, case: Case)
         {"csrf_token": token, "given_name": "A", "family_name": "B", "birth_date": "1990-01-01"},
     )
     assert refused.status == 403
+    assert changed_tables(before, site.state()) == []
+
+
+def test_finding_a_person_is_audited_and_says_nothing_of_other_organisations(
+    site: Site, case: Case
+) -> None:
+    other = site.signed_in(site.world.other_manager)
+    found_before = len(audit_events(site.container.engine, "subject.found"))
+
+    found = register_person(
+        other,
+        given_name=case.person["given_name"],
+        family_name=case.person["family_name"],
+        birth_date=case.person["birth_date"],
+    )
+
+    assert found == case.subject
+    events = audit_events(site.container.engine, "subject.found")[found_before:]
+    assert [e.subject_id for e in events] == [case.subject]
+    assert '"new_to_organisation":true' in events[0].event
+    page = other.get(f"/web/persons/{found}")
+    assert page.status == 200
+    assert case.person["customer_number"] not in page.main_text()
+    # Nothing of the first municipality's consent shows.
+    assert page.doc.find("a", href=f"/web/consents/{case.consent}") is None
+
+
+def test_a_conflicting_customer_number_is_not_merged_on_the_form(site: Site, case: Case) -> None:
+    manager = site.signed_in(site.world.manager)
+    before = site.state()
+    page = manager.submit(
+        manager.get("/web/persons"),
+        "/web/persons",
+        given_name=case.person["given_name"],
+        family_name=case.person["family_name"],
+        birth_date=case.person["birth_date"],
+        customer_number="OTHER-123",
+    )
+    assert page.status == 400
+    assert list(page.errors()) == ["f-customer_number"]
     assert changed_tables(before, site.state()) == []

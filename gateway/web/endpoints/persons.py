@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.dependencies import SessionDep
-from gateway.errors import BadRequest, NotFound
+from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.organisations.models import Role
 from gateway.subjects.service import Identity
 from gateway.web import people, repository
@@ -32,7 +32,13 @@ def _index(
         section="persons",
         status=status,
         form=form,
-        people=people.known(session, principal=viewer.principal, sealer=web.container.sealer),
+        people=people.known(
+            session,
+            principal=viewer.principal,
+            guard=web.container.guard,
+            routing=web.container.policy.routing,
+            sealer=web.container.sealer,
+        ),
     )
 
 
@@ -62,6 +68,8 @@ def find_or_register(
             registration = people.register_or_find(
                 session,
                 principal=viewer.principal,
+                guard=web.container.guard,
+                routing=web.container.policy.routing,
                 sealer=web.container.sealer,
                 audit=web.container.audit,
                 identity=Identity(
@@ -70,7 +78,16 @@ def find_or_register(
                     birth_date=birth_date,
                     jobcenter_customer_number=number,
                 ),
+                another_person=bool(form.text("another_person")),
                 trace_id=request.state.trace_id,
+            )
+        except Conflict:
+            form.fail(
+                "customer_number",
+                N_(
+                    "Your organisation registered a person with this name and birth date "
+                    "under another customer number. Check the number."
+                ),
             )
         except BadRequest as exc:
             if exc.type_slug == "invalid-birth-date":
@@ -90,7 +107,12 @@ def person(
     viewer.require(*PEOPLE_ROLES)
     container = web.container
     found = people.visible(
-        session, principal=viewer.principal, subject_id=subject_id, sealer=container.sealer
+        session,
+        principal=viewer.principal,
+        subject_id=subject_id,
+        sealer=container.sealer,
+        guard=container.guard,
+        routing=container.policy.routing,
     )
     consents = []
     for consent_id in repository.consent_ids_about(
