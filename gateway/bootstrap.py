@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from adapters.base import InboxAdapter, JobcenterAdapter
 from adapters.registry import AdapterRegistry, InProcessSimulator
 from adapters.rest import RestAdapter, RestAdapterSettings
+from gateway.access.guard import AccessGuard
 from gateway.audit.service import AuditTrail
 from gateway.auth.client_keys import ClientKeyResolver
 from gateway.auth.service import AuthorizationServer
@@ -43,6 +44,7 @@ class Container:
     auth: AuthorizationServer
     http: httpx.Client
     policy: PolicyEngine
+    guard: AccessGuard
     sealer: Sealer
     consent_texts: ConsentTexts
     consents: ConsentService
@@ -96,8 +98,10 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
         backoff_base=timedelta(seconds=settings.webhook_backoff_seconds),
         allow_http_loopback=not settings.is_production,
     )
+    guard = AccessGuard(engine=policy)
     consents = ConsentService(
         engine=policy,
+        guard=guard,
         texts=texts,
         sealer=sealer,
         audit=audit,
@@ -116,6 +120,7 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
     registry = build_adapters(settings, policy)
     queries = QueryService(
         engine=policy,
+        guard=guard,
         consents=consents,
         sealer=sealer,
         audit=audit,
@@ -136,6 +141,7 @@ def build(settings: Settings, *, http: httpx.Client | None = None) -> Container:
         auth=auth,
         http=client,
         policy=policy,
+        guard=guard,
         sealer=sealer,
         consent_texts=texts,
         consents=consents,

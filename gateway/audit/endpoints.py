@@ -12,22 +12,23 @@ from gateway.audit import reports, repository
 from gateway.audit.models import AuditEventRow
 from gateway.audit.repository import EventFilter
 from gateway.auth.principal import Principal
-from gateway.auth.scopes import Scope
 from gateway.clock import utcnow
 from gateway.database import parse_bigint
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
 from gateway.errors import BadRequest, NotFound
-from gateway.organisations import repository as organisations
-from gateway.organisations.models import OrganisationKind, Role
+from gateway.policy.models import Action
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 # Larger numbers overflow SQLite INTEGER and PostgreSQL BIGINT (a 500 instead of a 422).
 MAX_TREE_SIZE = 2**63 - 1
 
 
-def _sees_everything(principal: Principal, kind: OrganisationKind | None) -> bool:
-    """An operator's DPO or admin sees the whole trail; everyone else their organisation's."""
-    return kind is OrganisationKind.OPERATOR and principal.role in {Role.DPO, Role.ADMIN, None}
+def _visible_organisations(
+    session: SessionDep, container: ContainerDep, principal: Principal
+) -> frozenset[str] | None:
+    """Whose events ``principal`` reads (the rules ``audit.*``): None for the whole trail,
+    else the own organisation and, for a district office, its municipalities."""
+    return container.guard.records_scope(session, principal, Action.READ_AUDIT)
 
 
 def _item(row: AuditEventRow) -> dict[str, Any]:
@@ -61,11 +62,8 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    principal.require(Scope.AUDIT_READ)
-    own = organisations.get_organisation(session, principal.organisation_id)
-    visible_to = None
-    if not _sees_everything(principal, own.kind if own else None):
-        visible_to = principal.organisation_id
+    scope = _visible_organisations(session, container, principal)
+    visible_to = None if scope is None else principal.organisation_id
     container.audit.integrate(session)
     rows = repository.find_events(
         session,
@@ -89,14 +87,6 @@ def list_events(
     return {"items": [_item(row) for row in rows], "next": str(rows[-1].seq) if more else None}
 
 
-def _visible_organisations(session: SessionDep, principal: Principal) -> set[str] | None:
-    """None for the operator's officers (everything), else the own organisation (and children)."""
-    own = organisations.get_organisation(session, principal.organisation_id)
-    if _sees_everything(principal, own.kind if own else None):
-        return None
-    return reports.organisations_seen_by(session, principal.organisation_id)
-
-
 @router.get("/subjects/{subject_id}/report")
 def subject_access_report(
     subject_id: str,
@@ -106,7 +96,7 @@ def subject_access_report(
     language: str = "de",
 ) -> dict[str, Any]:
     """GDPR Art. 15: every recorded access to one person's data, each with its inclusion proof."""
-    principal.require(Scope.AUDIT_READ)
+    visible = _visible_organisations(session, container, principal)
     report = reports.subject_access_report(
         session,
         audit=container.audit,
@@ -114,7 +104,7 @@ def subject_access_report(
         texts=container.consent_texts,
         subject_id=subject_id,
         language=language,
-        visible_to=_visible_organisations(session, principal),
+        visible_to=None if visible is None else set(visible),
     )
     session.commit()  # the checkpoint signed for the proofs
     if not report["entries"]:
@@ -131,10 +121,9 @@ def anomaly_report(
     until: datetime | None = None,
 ) -> dict[str, Any]:
     """Users whose volume, denials, out-of-hours use or spread over persons stands out."""
-    principal.require(Scope.AUDIT_READ)
     end = until or utcnow()
     start = since or end - timedelta(days=30)
-    visible = _visible_organisations(session, principal)
+    visible = _visible_organisations(session, container, principal)
     container.audit.integrate(session)
     findings = [
         finding

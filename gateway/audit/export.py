@@ -101,7 +101,7 @@ def export(
         session,
         AuditEvent(
             type="audit.exported",
-            actor=Actor(),
+            actor=Actor(kind="operator", via="cli"),
             details={
                 "from": first,
                 "to": last,

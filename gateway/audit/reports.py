@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from gateway.audit import rfc9162
+from gateway.audit import subtrees
 from gateway.audit.models import AuditEventRow
-from gateway.audit.repository import EventFilter, find_events, leaf_hashes
+from gateway.audit.repository import EventFilter, find_events
 from gateway.audit.service import AuditTrail
 from gateway.clock import as_utc, utcnow
 from gateway.consents import repository as consents
@@ -66,21 +66,20 @@ def subject_access_report(
     subject_id: str,
     language: str,
     visible_to: set[str] | None,
+    only_seqs: set[int] | None = None,
 ) -> dict[str, Any]:
-    """The person's events; ``visible_to`` limits them to organisations' own (None: all)."""
+    """The person's events; ``visible_to`` limits them to organisations' own (None: all),
+    ``only_seqs`` to those events (a self-service code's)."""
     audit.checkpoint_if_due(session, force=True)  # so every entry below has a proof
     checkpoint = audit.latest_checkpoint(session) if audit_has_events(session) else None
     rows = find_events(session, EventFilter(subject_id=subject_id), limit=MAX_REPORT_EVENTS)
     if visible_to is not None:
         rows = [row for row in rows if _concerns(session, row, visible_to)]
+    if only_seqs is not None:
+        rows = [row for row in rows if row.seq in only_seqs]
     text = texts.get(language if language in texts.languages else "de")
     fallback = texts.get("en").sections if "en" in texts.languages else {}
     report_labels = dict(text.sections.get("access_report", {}))
-    leaves = (
-        [bytes.fromhex(h) for h in leaf_hashes(session, after=0, upto=checkpoint.tree_size)]
-        if checkpoint
-        else []
-    )
     names: dict[str, str] = {}
 
     def name(organisation_id: str | None) -> str | None:
@@ -103,7 +102,12 @@ def subject_access_report(
                 "leaf_index": row.seq - 1,
                 "tree_size": checkpoint.tree_size,
                 "leaf_hash": row.leaf_hash,
-                "audit_path": [h.hex() for h in rfc9162.inclusion_proof(row.seq - 1, leaves)],
+                "audit_path": [
+                    h.hex()
+                    for h in subtrees.inclusion_proof(
+                        session, index=row.seq - 1, size=checkpoint.tree_size
+                    )[1]
+                ],
             }
         entries.append(
             {

@@ -66,14 +66,25 @@ def format_time(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who caused an event. Identifiers only: never names."""
+    """Who caused an event. Identifiers only: never names.
+
+    Staff act through a client (``client``) for an organisation, as a user
+    where the token names one. ``kind`` names an actor that is neither: the
+    gateway itself (``gateway``: expiry, deadlines, deletions) or the person
+    (``person``), with ``via`` the means they used (``self_service_code``,
+    ``confirmation_link``). No event has an empty actor.
+    """
 
     organisation_id: str | None = None
     user_id: str | None = None
     client_id: str | None = None
+    kind: str | None = None
+    via: str | None = None
 
     def as_event(self) -> dict[str, str]:
         fields = {
+            "kind": self.kind,
+            "via": self.via,
             "organisation": self.organisation_id,
             "user": self.user_id,
             "client": self.client_id,
@@ -81,7 +92,12 @@ class Actor:
         return {key: value for key, value in fields.items() if value is not None}
 
 
-SYSTEM = Actor()
+#: The gateway's own work: expiry, deadlines, retention, routing.
+SYSTEM = Actor(kind="gateway")
+#: The person, by the self-service code of their receipt.
+PERSON_BY_CODE = Actor(kind="person", via="self_service_code")
+#: The person, by the confirmation link sent to their own phone.
+PERSON_BY_CONFIRMATION = Actor(kind="person", via="confirmation_link")
 
 
 @dataclass(frozen=True)

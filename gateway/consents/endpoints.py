@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from gateway.audit import reports
-from gateway.audit import repository as audit_repository
-from gateway.audit.repository import EventFilter
 from gateway.bootstrap import Container
 from gateway.consents import receipts
+from gateway.consents import self_service as code_access
 from gateway.consents.models import Consent, ConsentStatus
+from gateway.consents.receipt_reading import read_receipt
 from gateway.consents.schemas import (
     ConsentCreate,
     ConsentPublic,
@@ -332,21 +332,6 @@ def resume_consent(
     return one(container, session, consent)
 
 
-def _receipt(container: Container, session: SessionDep, consent: Consent) -> receipts.Receipt:
-    grantee = organisations.get_organisation(session, consent.grantee_id)
-    jobcenter = organisations.get_organisation(session, consent.jobcenter_id)
-    assert grantee is not None
-    assert jobcenter is not None
-    claims = receipts.payload(
-        consent=consent,
-        issuer=container.settings.issuer,
-        grantee=grantee,
-        jobcenter=jobcenter,
-        given_by=container.consents.given_by(consent),
-    )
-    return receipts.sign(keys=container.keys, claims=claims)
-
-
 @router.get("/v1/consents/{consent_id}/receipt", response_model=None)
 def consent_receipt(
     consent_id: str,
@@ -355,17 +340,30 @@ def consent_receipt(
     container: ContainerDep,
     session: SessionDep,
 ) -> Response:
-    """``application/json``: the signed receipt; ``text/html``: the printable page."""
-    consent = container.consents.get(session, principal=principal, consent_id=consent_id)
-    receipt = _receipt(container, session, consent)
-    code = container.consents.self_service_code(consent)
-    issuer = container.settings.issuer
-    self_service_url = f"{issuer}/self-service/{code}"
+    """``application/json``: the signed receipt; ``text/html``: the printable page.
+
+    The self-service code is in it only for the integration managers of the
+    organisation that recorded the consent (to hand to the person)."""
     accept = request.headers.get("accept", "application/json")
-    if "text/html" in accept and "application/json" not in accept.split(",")[0]:
+    printable = "text/html" in accept and "application/json" not in accept.split(",")[0]
+    read = read_receipt(
+        session,
+        consents=container.consents,
+        keys=container.keys,
+        issuer=container.settings.issuer,
+        principal=principal,
+        consent_id=consent_id,
+        form="printable" if printable else "jws",
+        trace_id=request.state.trace_id,
+    )
+    session.commit()
+    issuer = container.settings.issuer
+    code = read.self_service_code
+    self_service_url = f"{issuer}/self-service/{code}" if code else None
+    if printable:
         html = receipts.render_html(
-            receipt=receipt,
-            consent=consent,
+            receipt=read.receipt,
+            consent=read.consent,
             texts=container.consent_texts,
             catalogue=container.policy.catalogue,
             self_service_code=code,
@@ -377,17 +375,15 @@ def consent_receipt(
             html,
             headers={"Cache-Control": "no-store", "Content-Security-Policy": PRINTABLE_PAGE_POLICY},
         )
-    return JSONResponse(
-        {
-            "jws": receipt.jws,
-            "kid": receipt.kid,
-            "receipt": receipt.payload,
-            "self_service_code": code,
-            "self_service_url": self_service_url,
-            "jwks_uri": f"{issuer}/.well-known/jwks.json",
-        },
-        headers={"Cache-Control": "no-store"},
-    )
+    body: dict[str, Any] = {
+        "jws": read.receipt.jws,
+        "kid": read.receipt.kid,
+        "receipt": read.receipt.payload,
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+    }
+    if code:
+        body |= {"self_service_code": code, "self_service_url": self_service_url}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 # -- the person, without an account ------------------------------------------------
@@ -431,7 +427,8 @@ def confirm(
 @router.get("/v1/self-service/{code}")
 def self_service(code: str, container: ContainerDep, session: SessionDep) -> dict[str, Any]:
     """The person's view: what they agreed to and every access under it."""
-    consent = container.consents.by_self_service_code(session, code=code)
+    access = code_access.open_code(session, consents=container.consents, code=code)
+    consent = access.consent
     names = {
         org.id: org.name
         for org in (
@@ -440,7 +437,6 @@ def self_service(code: str, container: ContainerDep, session: SessionDep) -> dic
         )
         if org is not None
     }
-    events = audit_repository.find_events(session, EventFilter(consent_id=consent.id), limit=500)
     return {
         "consent": {
             "id": consent.id,
@@ -462,23 +458,26 @@ def self_service(code: str, container: ContainerDep, session: SessionDep) -> dic
                 "purpose": row.purpose,
                 "decision": row.decision,
             }
-            for row in events
+            for row in code_access.events(session, access)
         ],
     }
 
 
 @router.get("/v1/self-service/{code}/report")
 def self_service_report(code: str, container: ContainerDep, session: SessionDep) -> dict[str, Any]:
-    """The person's own access report (GDPR Art. 15), in the language of their consent."""
-    consent = container.consents.by_self_service_code(session, code=code)
+    """The accesses under the code's consent, each with its inclusion proof, in the
+    language of the consent. The person's full access report (GDPR Art. 15, every
+    organisation) is the data protection officer's to give."""
+    access = code_access.open_code(session, consents=container.consents, code=code)
     report = reports.subject_access_report(
         session,
         audit=container.audit,
         catalogue=container.policy.catalogue,
         texts=container.consent_texts,
-        subject_id=consent.subject_id,
-        language=consent.language,
-        visible_to={consent.grantee_id, consent.jobcenter_id},
+        subject_id=access.consent.subject_id,
+        language=access.consent.language,
+        visible_to=None,
+        only_seqs={row.seq for row in code_access.events(session, access)},
     )
     session.commit()
     return report
@@ -488,8 +487,8 @@ def self_service_report(code: str, container: ContainerDep, session: SessionDep)
 def self_service_revoke(
     code: str, request: Request, container: ContainerDep, session: SessionDep
 ) -> dict[str, Any]:
-    consent = container.consents.revoke_by_person(
-        session, code=code, trace_id=request.state.trace_id
+    consent = code_access.withdraw(
+        session, consents=container.consents, code=code, trace_id=request.state.trace_id
     )
     session.commit()
     return {"consent_id": consent.id, "status": consent.status.value}

@@ -97,10 +97,12 @@ def render_html(
     consent: Consent,
     texts: ConsentTexts,
     catalogue: Catalogue,
-    self_service_code: str,
-    self_service_url: str,
+    self_service_code: str | None,
+    self_service_url: str | None,
     verify_url: str,
 ) -> str:
+    """The printable receipt; the self-service code and its QR code only where the
+    reader may see the code (the rule ``self_service_code.recording_organisation``)."""
     text = texts.get(consent.language)
     language = consent.language
     labels = text.sections["receipt"]
@@ -123,7 +125,7 @@ def render_html(
         categories=[catalogue.categories[c].labels.get(language, c) for c in consent.categories],
         valid_until=consent.valid_until,
         code=self_service_code,
-        qr=qr_svg(self_service_url),
+        qr=qr_svg(self_service_url) if self_service_url else None,
         self_service_url=self_service_url,
         verify_url=verify_url,
         jws=receipt.jws,

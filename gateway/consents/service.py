@@ -33,10 +33,15 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from gateway.audit.service import Actor, AuditEvent, AuditTrail
+from gateway.access.guard import AccessGuard
+from gateway.audit.service import (
+    PERSON_BY_CODE,
+    PERSON_BY_CONFIRMATION,
+    Actor,
+    AuditEvent,
+    AuditTrail,
+)
 from gateway.auth.principal import Principal
-from gateway.auth.scopes import Scope
-from gateway.authorization import policy_principal
 from gateway.clock import as_utc, utcnow
 from gateway.consents import repository
 from gateway.consents.models import (
@@ -61,7 +66,7 @@ from gateway.organisations import repository as organisations
 from gateway.organisations.models import Organisation, OrganisationKind
 from gateway.pagination import visible_page
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.models import Action, ConsentFacts, Direction, PolicyRequest
+from gateway.policy.models import Action, ConsentFacts, Decision, Direction
 from gateway.policy.models import ConsentStatus as PolicyConsentStatus
 from gateway.sealing import Sealer
 from gateway.subjects import repository as subjects
@@ -134,6 +139,7 @@ class Recorded:
 @dataclass
 class ConsentService:
     engine: PolicyEngine
+    guard: AccessGuard
     texts: ConsentTexts
     sealer: Sealer
     audit: AuditTrail
@@ -199,7 +205,9 @@ class ConsentService:
     # -- facts for the policy engine ------------------------------------------
 
     @staticmethod
-    def facts(consent: Consent) -> ConsentFacts:
+    def facts(consent: Consent, *, chain: str | None = None) -> ConsentFacts:
+        """What the rules know of ``consent``; ``chain`` (the id of its first version)
+        only where a rule asks for it (the self-service code's)."""
         # Paused and withdrawn reach the rules as they are: only "active" permits anything.
         status = (
             PolicyConsentStatus(consent.status.value)
@@ -217,6 +225,7 @@ class ConsentService:
             valid_from=as_utc(consent.valid_from),
             valid_until=as_utc(consent.valid_until),
             explicit_special_categories=frozenset(consent.explicit_special_categories),
+            chain=chain,
         )
 
     def allows(
@@ -228,18 +237,11 @@ class ConsentService:
     def _decide(
         self, session: Session, principal: Principal, action: Action, consent: Consent
     ) -> bool:
-        request = PolicyRequest(
-            principal=policy_principal(session, principal),
-            action=action,
-            now=utcnow(),
-            consent=self.facts(consent),
-        )
-        return self.engine.decide(request).allowed
+        return self.guard.allows(session, principal, action, consent=self.facts(consent))
 
     # -- reading --------------------------------------------------------------
 
     def get(self, session: Session, *, principal: Principal, consent_id: str) -> Consent:
-        principal.require(Scope.CONSENTS_READ)
         consent = repository.get(session, consent_id)
         if consent is None or not self._decide(session, principal, Action.READ_CONSENT, consent):
             raise NotFound("No such consent.", slug="consent-not-found")
@@ -255,8 +257,8 @@ class ConsentService:
         cursor: str | None,
         limit: int,
     ) -> tuple[list[Consent], str | None]:
-        principal.require(Scope.CONSENTS_READ)
-        acting = policy_principal(session, principal)
+        self.guard.attempt(principal, Action.READ_CONSENT)
+        acting = self.guard.acting(session, principal)
         # The query narrows by organisation; the policy has the last word on each row.
         return visible_page(
             lambda after, size: repository.visible_to(
@@ -340,8 +342,8 @@ class ConsentService:
         trace_id: str | None = None,
         previous: Consent | None = None,
     ) -> Recorded:
-        principal.require(Scope.CONSENTS_WRITE)
-        acting = policy_principal(session, principal)
+        self.guard.attempt(principal, Action.WRITE_CONSENT)
+        acting = self.guard.acting(session, principal)
         grantee = organisations.get_organisation(session, acting.organisation_id)
         assert grantee is not None
         subject = subjects.get(session, body.subject_id)
@@ -684,6 +686,7 @@ class ConsentService:
             session,
             AuditEvent(
                 type="consent.confirmed",
+                actor=PERSON_BY_CONFIRMATION,
                 subject_id=consent.subject_id,
                 consent_id=consent.id,
                 trace_id=trace_id,
@@ -696,7 +699,9 @@ class ConsentService:
         if consent.previous_id:
             previous = repository.get(session, consent.previous_id)
             if previous is not None and previous.status is ConsentStatus.ACTIVE:
-                self._supersede(session, previous, by=consent, actor=Actor(), trace_id=trace_id)
+                self._supersede(
+                    session, previous, by=consent, actor=PERSON_BY_CONFIRMATION, trace_id=trace_id
+                )
         self._notify(session, consent, "consent.confirmed")
         return consent
 
@@ -707,7 +712,7 @@ class ConsentService:
     ) -> tuple[Consent, Actor, bool]:
         """The consent locked for a change by one of its parties, the actor, and whether the
         actor is the jobcenter. Anyone else gets 404, as for reading."""
-        principal.require(Scope.CONSENTS_WRITE)
+        self.guard.attempt(principal, Action.REVOKE_CONSENT)
         consent = repository.get_for_update(session, consent_id)
         if consent is None or not self._decide(session, principal, Action.REVOKE_CONSENT, consent):
             raise NotFound("No such consent.", slug="consent-not-found")
@@ -749,11 +754,16 @@ class ConsentService:
             trace_id=trace_id,
         )
 
-    def revoke_by_person(
-        self, session: Session, *, code: str, trace_id: str | None = None
+    def withdraw_by_code(
+        self,
+        session: Session,
+        *,
+        consent: Consent,
+        decision: Decision,
+        trace_id: str | None = None,
     ) -> Consent:
-        """The person's own withdrawal with the self-service code of their receipt."""
-        consent = self.by_self_service_code(session, code=code)
+        """The person's own withdrawal with the self-service code of their receipt
+        (``decision``: the rules let the code's holder withdraw ``consent``)."""
         locked = repository.get_for_update(session, consent.id)
         assert locked is not None
         return self._end_by_declaration(
@@ -761,10 +771,11 @@ class ConsentService:
             locked,
             reason=StatusReason.WITHDRAWN_BY_PERSON,
             channel="self_service",
-            declared_via="self_service",
+            declared_via="self_service_code",
             text=None,
-            actor=Actor(),
+            actor=PERSON_BY_CODE,
             trace_id=trace_id,
+            decision=decision,
         )
 
     def _end_by_declaration(
@@ -778,6 +789,7 @@ class ConsentService:
         text: str | None,
         actor: Actor,
         trace_id: str | None,
+        decision: Decision | None = None,
     ) -> Consent:
         if consent.status in {ConsentStatus.REVOKED, ConsentStatus.WITHDRAWN}:
             raise Conflict(
@@ -809,6 +821,7 @@ class ConsentService:
             text=text,
             details={"channel": channel, "declared_via": declared_via},
             stops_work=True,
+            decision=decision,
         )
         return consent
 
@@ -823,15 +836,20 @@ class ConsentService:
         text: str | None,
         details: dict[str, str] | None = None,
         stops_work: bool = False,
+        decision: Decision | None = None,
     ) -> None:
-        """After a status change: the audit event (status, reason, the text's hash), work
-        under the consent stopped when it no longer permits, and both parties told."""
+        """After a status change: the audit event (status, reason, the text's hash, the
+        rules that decided), work under the consent stopped when it no longer permits,
+        and both parties told."""
         session.add(consent)
         self.audit.record(
             session,
             AuditEvent(
                 type=event_type,
                 actor=actor,
+                decision="permit" if decision else None,
+                policies=decision.policy_ids if decision else (),
+                policy_version=decision.policy_version if decision else None,
                 subject_id=consent.subject_id,
                 consent_id=consent.id,
                 trace_id=trace_id,

@@ -22,7 +22,6 @@ from sqlmodel import Session
 from gateway.audit.service import AuditEvent, AuditTrail
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import Scope
-from gateway.authorization import policy_principal
 from gateway.clock import as_utc, utcnow
 from gateway.consents import repository
 from gateway.consents.models import (
@@ -131,7 +130,7 @@ class ConsentVerification:
     ) -> Checked:
         """Jobcenter staff check a code: the consent when it is valid for their jobcenter."""
         principal.require(Scope.CONSENTS_READ)
-        acting = policy_principal(session, principal)
+        acting = self.consents.guard.acting(session, principal)
         if (
             acting.role is not Role.JOBCENTER_STAFF
             or acting.organisation_kind is not OrganisationKind.JOBCENTER

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from gateway.clock import utcnow
-from gateway.dependencies import CurrentPrincipal, SessionDep
+from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
 from gateway.figures import service
 from gateway.figures.schemas import FiguresReport
 
@@ -34,6 +34,7 @@ class FiguresFormat(StrEnum):
 )
 def read_figures(
     principal: CurrentPrincipal,
+    container: ContainerDep,
     session: SessionDep,
     year: Annotated[
         int | None, Query(ge=1970, le=2100, description="Calendar year; default: this year.")
@@ -52,6 +53,7 @@ def read_figures(
     now = utcnow()
     report = service.report_for(
         session,
+        guard=container.guard,
         principal=principal,
         year=year if year is not None else now.astimezone(service.TIME_ZONE).year,
         organisation_id=organisation,

@@ -90,10 +90,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from gateway.access.guard import AccessGuard
 from gateway.auth.principal import Principal
 from gateway.clock import utcnow
 from gateway.consents.models import ConsentStatus
-from gateway.errors import Forbidden, NotFound
+from gateway.errors import NotFound
 from gateway.figures import repository
 from gateway.figures.schemas import (
     AnswererFigures,
@@ -107,8 +108,8 @@ from gateway.figures.schemas import (
     OrganisationFigures,
     QueryFigures,
 )
-from gateway.organisations import repository as organisations
-from gateway.organisations.models import Organisation, OrganisationKind, Role
+from gateway.organisations.models import Organisation, OrganisationKind
+from gateway.policy.models import Action
 
 THRESHOLD = 5
 FEW: Final = "<5"
@@ -119,7 +120,6 @@ LEGEND = {
     WITHHELD: f"withheld so that a '{FEW}' cell cannot be computed from the cells beside it",
 }
 # Who may read figures: the people who run the cooperation, not caseworkers' inboxes.
-READER_ROLES = frozenset({Role.DPO, Role.ADMIN, Role.INTEGRATION_MANAGER})
 
 GIVEN = "consents.given"
 ACTIVE = "consents.active_at_month_end"
@@ -352,40 +352,27 @@ def suppress(
 # -- who sees what ------------------------------------------------------------------------
 
 
-def visible_organisations(session: Session, *, principal: Principal) -> list[Organisation]:
-    """Own organisation; a district office also its municipalities; the operator everyone."""
-    if principal.user_id is None or principal.role is None:
-        raise Forbidden(
-            "Key figures need a token that acts for a user (JWT bearer grant).",
-            slug="user-required",
-        )
-    if principal.role not in READER_ROLES:
-        raise Forbidden(
-            "Key figures are for data protection officers, administrators and "
-            "integration managers.",
-            slug="figures-forbidden",
-        )
-    own = organisations.get_organisation(session, principal.organisation_id)
-    if own is None:
-        raise Forbidden("The token's organisation no longer exists.", slug="user-required")
+def visible_organisations(
+    session: Session, *, guard: AccessGuard, principal: Principal
+) -> list[Organisation]:
+    """The organisations whose figures the rules (``figures.*``) let ``principal`` read:
+    their own; a district office also its municipalities; the operator's officers all."""
+    visible = guard.records_scope(session, principal, Action.READ_FIGURES)
     everyone = repository.organisations_with_figures(session)
-    if own.kind is OrganisationKind.OPERATOR:
-        return everyone
-    if own.kind is OrganisationKind.DISTRICT:
-        return [o for o in everyone if o.id == own.id or o.parent_id == own.id]
-    return [o for o in everyone if o.id == own.id]
+    return everyone if visible is None else [o for o in everyone if o.id in visible]
 
 
 def report_for(
     session: Session,
     *,
+    guard: AccessGuard,
     principal: Principal,
     year: int,
     organisation_id: str | None = None,
     now: datetime | None = None,
 ) -> FiguresReport:
     """The figures the caller may see, optionally of one of those organisations only."""
-    visible = visible_organisations(session, principal=principal)
+    visible = visible_organisations(session, guard=guard, principal=principal)
     return _report(session, year=year, rows=_only(visible, organisation_id), now=now)
 
 

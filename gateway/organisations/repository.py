@@ -43,3 +43,14 @@ def list_users(session: Session, organisation_id: str | None = None) -> list[Use
     if organisation_id is not None:
         query = query.where(User.organisation_id == organisation_id)
     return list(session.exec(query).all())
+
+
+def children_of(session: Session, organisation_id: str) -> list[Organisation]:
+    """The organisations below one (a district office's municipalities)."""
+    return list(
+        session.exec(
+            select(Organisation)
+            .where(Organisation.parent_id == organisation_id)
+            .order_by(col(Organisation.created_at))
+        ).all()
+    )

@@ -55,7 +55,7 @@ def add_organisation(
         session,
         AuditEvent(
             type="organisation.added",
-            actor=Actor(),
+            actor=Actor(kind="operator", via="cli"),
             details={"organisation": organisation.id, "kind": kind.value},
         ),
     )
@@ -101,7 +101,7 @@ def add_user(
         session,
         AuditEvent(
             type="user.added",
-            actor=Actor(),
+            actor=Actor(kind="operator", via="cli"),
             details={"organisation": organisation.id, "user": user.id, "role": role.value},
         ),
     )

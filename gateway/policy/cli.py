@@ -1,6 +1,8 @@
 """The ``gateway policies`` commands: ``check`` validates the policies
 directory and prints its version, ``test`` runs the policy test cases,
-``explain`` decides one request given as JSON and prints the decision.
+``explain`` decides one request given as JSON and prints the decision,
+``who-may`` prints the rules that decide one action: the permits saying who
+may, then the forbids that must not apply.
 
 The project CLI adds these with ``add_commands`` and calls
 ``args.func(args, settings.policies_dir)``; each returns the exit code.
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from gateway.policy.engine import PolicyEngine, PolicyRequestError
 from gateway.policy.loader import PolicyLoadError
+from gateway.policy.models import Action
 from gateway.policy.requests import RequestFormatError, request_from_mapping
 from gateway.policy.testing import run_policy_tests
 
@@ -49,6 +52,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     explain.add_argument("request", help="path of a JSON file with the request, or - for stdin")
     explain.set_defaults(func=explain_command)
+
+    who_may = commands.add_parser(
+        "who-may",
+        help="print the rules that decide an action (e.g. read_person: who reads a birth date)",
+    )
+    who_may.add_argument("action", choices=[action.value for action in Action])
+    who_may.set_defaults(func=who_may_command)
 
 
 def _load(policies_dir: Path) -> PolicyEngine | None:
@@ -113,3 +123,32 @@ def explain_command(args: argparse.Namespace, policies_dir: Path) -> int:
         return EXIT_USAGE
     print(json.dumps(decision.as_dict(), ensure_ascii=False, indent=2))
     return EXIT_OK
+
+
+def who_may_command(args: argparse.Namespace, policies_dir: Path) -> int:
+    engine = _load(policies_dir)
+    if engine is None:
+        return EXIT_FAILED
+    action = Action(args.action)
+    names = {action.value, *(["exchange"] if action.is_exchange else [])}
+    deciding = [
+        rule for rule in engine.rules.values() if rule.actions is None or rule.actions & names
+    ]
+    lines = (policies_dir / "rules.cedar").read_text(encoding="utf-8").splitlines()
+    print(f"# {action.value}: permitted when a permit applies and no forbid does")
+    for effect in ("permit", "forbid"):
+        for rule in (r for r in deciding if r.effect == effect):
+            reason = f" (denies with {rule.reason})" if rule.reason else ""
+            print(f"\n## {effect} {rule.id}{reason}, rules.cedar line {rule.line}")
+            for line in _comment_above(lines, rule.line):
+                print(line)
+            print(rule.text.strip())
+    return EXIT_OK
+
+
+def _comment_above(lines: list[str], line: int) -> list[str]:
+    """The ``//`` comment lines right above line ``line`` (1-based) of rules.cedar."""
+    start = line - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("//"):
+        start -= 1
+    return lines[start : line - 1]

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cedarpy
 import jsonschema
@@ -738,12 +739,24 @@ class Rule:
     effect: str
     reason: str | None
     line: int
+    #: the actions the rule applies to (None: every action); groups are named as such
+    actions: frozenset[str] | None = None
+    #: the rule as written in rules.cedar
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class _Statement:
     line: int
     text: str
+
+
+def _actions_of(constraint: Mapping[str, Any]) -> frozenset[str] | None:
+    """The action ids of a policy's action constraint (Cedar's JSON policy format)."""
+    if constraint.get("op") == "All":
+        return None
+    entities = constraint.get("entities") or [constraint.get("entity") or {}]
+    return frozenset(str(entity.get("id")) for entity in entities if entity.get("id"))
 
 
 def split_statements(text: str) -> list[_Statement]:
@@ -882,7 +895,14 @@ def _parse_rules(
                 file=name, line=line, reason=f"@reason {reason!r} is not listed in {REASONS_FILE}"
             )
             continue
-        rules[rule_id] = Rule(id=rule_id, effect=effect, reason=reason, line=line)
+        rules[rule_id] = Rule(
+            id=rule_id,
+            effect=effect,
+            reason=reason,
+            line=line,
+            actions=_actions_of(policy.get("action", {})),
+            text=statements[index].text if index < len(statements) else "",
+        )
     if schema is not None:
         result = cedarpy.validate_policies(text, schema)
         for error in result.errors:

@@ -35,11 +35,11 @@ from adapters.base import (
     PersonReference,
 )
 from adapters.registry import AdapterRegistry
+from gateway.access.guard import AccessGuard
 from gateway.audit.rfc8785 import canonical_bytes, payload_hash
-from gateway.audit.service import Actor, AuditEvent, AuditTrail
+from gateway.audit.service import SYSTEM, Actor, AuditEvent, AuditTrail
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import Scope
-from gateway.authorization import policy_principal
 from gateway.clock import as_utc, utcnow
 from gateway.consents import repository as consents
 from gateway.consents.models import Consent, ConsentStatus
@@ -58,7 +58,9 @@ from gateway.policy.models import (
     Decision,
     Direction,
     LegalBasis,
+    PersonFacts,
     PolicyRequest,
+    QueryFacts,
     QuestionType,
 )
 from gateway.policy.models import Principal as PolicyPrincipal
@@ -68,6 +70,7 @@ from gateway.queries.schemas import QueryCreate
 from gateway.sealing import Sealer
 from gateway.subjects import repository as subjects
 from gateway.subjects import service as subject_service
+from gateway.subjects.areas import in_area
 from gateway.subjects.models import Subject
 from gateway.webhooks.service import WebhookService
 
@@ -106,6 +109,7 @@ def _request_hash(body: QueryCreate) -> str:
 @dataclass
 class QueryService:
     engine: PolicyEngine
+    guard: AccessGuard
     consents: ConsentService
     sealer: Sealer
     audit: AuditTrail
@@ -139,7 +143,7 @@ class QueryService:
         if previous is not None:
             return self._replay(previous, principal=principal, request_hash=request_hash)
 
-        acting = policy_principal(session, principal)
+        acting = self.guard.acting(session, principal)
         question = self.engine.catalogue.questions.get(body.question)
         if question is None:
             raise Unprocessable(
@@ -163,7 +167,9 @@ class QueryService:
         # A statutory question runs without consent, between the organisation
         # that registered the person and the jobcenter responsible for them.
         statutory = (
-            self._statutory_parties(session, subject) if question.legal_basis.statute else None
+            self._statutory_parties(session, subject, asker_id=acting.organisation_id)
+            if question.legal_basis.statute
+            else None
         )
         if statutory is None:
             with tracer.start_as_current_span("consent.check") as span:
@@ -346,10 +352,31 @@ class QueryService:
             )
         )
 
-    def _statutory_parties(self, session: Session, subject: Subject) -> StatutoryParties:
+    def _statutory_parties(
+        self, session: Session, subject: Subject, *, asker_id: str
+    ) -> StatutoryParties:
         """Who takes part in a statutory question about ``subject``: the organisation
         that registered the person, and the jobcenter that ``routing.yaml`` makes
-        responsible for the person's municipality (None when there is none)."""
+        responsible for the person's municipality (None when there is none).
+
+        The registering organisation asks only about persons of its own area: the
+        person's key picks the jobcenter, so a key outside it (registered before keys
+        were checked, or the person moved away) would reach another area's jobcenter.
+        Anyone else is refused by the rules (``statute.*``) and learns nothing here."""
+        if subject.municipality_key and subject.registered_by == asker_id:
+            asker = organisations.get_organisation(session, asker_id)
+            if asker is not None and not in_area(
+                session,
+                organisation=asker,
+                key=subject.municipality_key,
+                routing=self.engine.routing,
+            ):
+                raise Forbidden(
+                    "The person's municipality lies outside your organisation's area, so no "
+                    "question under a statute goes to its jobcenter from you. Ask with the "
+                    "person's consent, or leave it to the organisation responsible there.",
+                    slug="municipality-outside-area",
+                )
         jobcenter_id: str | None = None
         if subject.municipality_key:
             responsible = self.engine.routing.jobcenter_for_municipality(
@@ -481,7 +508,12 @@ class QueryService:
             else:
                 self._routed(session, query)
                 if delivery.outcome is DeliveryOutcome.ANSWERED and delivery.answer is not None:
-                    self._store_answer(session, query, delivery.answer, actor=Actor())
+                    self._store_answer(
+                        session,
+                        query,
+                        delivery.answer,
+                        actor=Actor(organisation_id=query.answerer_org_id, via="adapter"),
+                    )
             session.commit()
 
     def _prepare_delivery(
@@ -615,7 +647,7 @@ class QueryService:
         trace_id: str | None = None,
     ) -> Query:
         principal.require(Scope.QUERIES_ANSWER)
-        acting = policy_principal(session, principal)
+        acting = self.guard.acting(session, principal)
         query = repository.get_for_update(session, query_id)
         if query is None or query.answerer_org_id != acting.organisation_id:
             raise NotFound("No such query.", slug="query-not-found")
@@ -753,31 +785,40 @@ class QueryService:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def facts(self, session: Session, query: Query) -> QueryFacts:
+        """What the rules know of one asked query."""
+        consent = consents.get(session, query.consent_id) if query.consent_id else None
+        return QueryFacts(
+            id=query.id,
+            asker_organisation_id=query.asker_org_id,
+            asker_user_id=query.asker_user_id,
+            answerer_organisation_id=query.answerer_org_id,
+            named_users=frozenset(consent.named_users if consent is not None else ()),
+            open=query.status.open,
+        )
+
     def get(self, session: Session, *, principal: Principal, query_id: str) -> Query:
-        if not principal.scopes & {Scope.QUERIES_ASK, Scope.QUERIES_ANSWER}:
-            principal.require(Scope.QUERIES_ASK)
+        self.guard.attempt(principal, Action.READ_QUERY)
         query = repository.get(session, query_id)
         if query is None or not self._may_see(session, principal, query):
             raise NotFound("No such query.", slug="query-not-found")
         return query
 
     def _may_see(self, session: Session, principal: Principal, query: Query) -> bool:
-        if query.answerer_org_id == principal.organisation_id:
-            return True
-        if query.asker_org_id != principal.organisation_id:
-            return False
-        consent = consents.get(session, query.consent_id or "")
-        if consent is not None and consent.named_users:
-            return (
-                principal.user_id in consent.named_users or principal.user_id == query.asker_user_id
-            )
-        return True
+        return self.guard.allows(
+            session, principal, Action.READ_QUERY, query=self.facts(session, query)
+        )
 
     def read_answer(
         self, session: Session, *, principal: Principal, query: Query, trace_id: str | None = None
     ) -> dict[str, Any] | None:
         """The answer for its asker; the first read is recorded as the delivery."""
-        if query.asker_org_id != principal.organisation_id or query.answer_sealed is None:
+        if query.answer_sealed is None:
+            return None
+        decision = self.guard.decide_if_attemptable(
+            session, principal, Action.READ_ANSWER, query=self.facts(session, query)
+        )
+        if decision is None or not decision.allowed:
             return None
         answer: dict[str, Any] = json.loads(
             self.sealer.open(query.answer_sealed, context=f"queries/{query.id}/answer")
@@ -794,6 +835,9 @@ class QueryService:
                     consent_id=query.consent_id,
                     query_id=query.id,
                     purpose=query.purpose,
+                    decision="permit",
+                    policies=decision.policy_ids,
+                    policy_version=decision.policy_version,
                     trace_id=trace_id,
                     hashes={"answer": f"sha256:{query.answer_sha256}"},
                 ),
@@ -803,11 +847,19 @@ class QueryService:
     def person_for_answerer(
         self, session: Session, *, principal: Principal, query: Query
     ) -> dict[str, Any] | None:
-        """Who the question is about, for the answering side only, while it is open."""
+        """Who the question is about, for the answering side only, while it is open
+        (the rule ``person.read.staff_with_standing``: those answering an open query)."""
         if query.answerer_org_id != principal.organisation_id or not query.status.open:
             return None
         subject = subjects.get(session, query.subject_id)
         assert subject is not None
+        if not self.guard.allows(
+            session,
+            principal,
+            Action.READ_PERSON,
+            person=PersonFacts(id=subject.id, answering=frozenset({query.answerer_org_id})),
+        ):
+            return None
         identity = subject_service.reveal(subject, sealer=self.sealer)
         return {
             "given_name": identity.given_name,
@@ -840,8 +892,8 @@ class QueryService:
         cursor: str | None,
         limit: int,
     ) -> tuple[list[Query], str | None]:
-        if not principal.scopes & {Scope.QUERIES_ASK, Scope.QUERIES_ANSWER}:
-            principal.require(Scope.QUERIES_ASK)
+        self.guard.attempt(principal, Action.READ_QUERY)
+        self.guard.acting(session, principal)  # a token without a user lists nothing
         if status == "open":
             statuses: Sequence[QueryStatus] | None = [QueryStatus.ROUTED]
             answering_only = True
@@ -869,12 +921,10 @@ class QueryService:
     def cancel(
         self, session: Session, *, principal: Principal, query_id: str, trace_id: str | None = None
     ) -> Query:
-        principal.require(Scope.QUERIES_ASK)
+        self.guard.attempt(principal, Action.CANCEL_QUERY)
         query = repository.get_for_update(session, query_id)
-        if (
-            query is None
-            or query.asker_org_id != principal.organisation_id
-            or not self._may_see(session, principal, query)
+        if query is None or not self.guard.allows(
+            session, principal, Action.CANCEL_QUERY, query=self.facts(session, query)
         ):
             raise NotFound("No such query.", slug="query-not-found")
         if not query.status.open:
@@ -911,7 +961,7 @@ class QueryService:
             session,
             AuditEvent(
                 type=f"query.{status.value}",
-                actor=actor or Actor(),
+                actor=actor or SYSTEM,
                 subject_id=query.subject_id,
                 consent_id=query.consent_id,
                 query_id=query.id,

@@ -20,18 +20,18 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from sqlmodel import Session
 
+from gateway.access.guard import AccessGuard
 from gateway.audit import repository as audit_repository
 from gateway.audit import rfc9162
 from gateway.audit.models import AuditEventRow
 from gateway.audit.repository import EventFilter
 from gateway.audit.service import AuditTrail, Checkpoint
 from gateway.auth.principal import Principal
-from gateway.auth.scopes import Scope
 from gateway.database import parse_bigint
 from gateway.errors import NotFound
 from gateway.keys import KeyPurpose, KeyStore
 from gateway.organisations import repository as organisations
-from gateway.organisations.models import OrganisationKind, Role
+from gateway.policy.models import Action
 from gateway.web.forms import N_, Form, start_of_day
 
 CHECKPOINT_ALGORITHMS = ["Ed25519", "EdDSA"]
@@ -40,19 +40,18 @@ PAGE_SIZE = 50
 MAX_EXPORT = 5000
 
 
-def sees_everything(session: Session, principal: Principal) -> bool:
-    own = organisations.get_organisation(session, principal.organisation_id)
-    return (
-        own is not None
-        and own.kind is OrganisationKind.OPERATOR
-        and principal.role in {Role.DPO, Role.ADMIN}
-    )
+def visible_organisations(
+    session: Session, guard: AccessGuard, principal: Principal
+) -> frozenset[str] | None:
+    """Whose events the viewer reads (the rules ``audit.*``): None for the whole
+    trail, else the own organisation and, for a district office, its municipalities."""
+    return guard.records_scope(session, principal, Action.READ_AUDIT)
 
 
-def scope(session: Session, principal: Principal) -> str | None:
-    """None: the whole trail; otherwise the one organisation whose events are visible."""
-    principal.require(Scope.AUDIT_READ)
-    return None if sees_everything(session, principal) else principal.organisation_id
+def scope(session: Session, guard: AccessGuard, principal: Principal) -> str | None:
+    """None: the whole trail; otherwise the one organisation whose events are listed."""
+    visible = visible_organisations(session, guard, principal)
+    return None if visible is None else principal.organisation_id
 
 
 def parse_filter(form: Form, *, scoped_to: str | None) -> EventFilter:
@@ -128,8 +127,10 @@ def find(session: Session, flt: EventFilter | None) -> tuple[list[AuditEventRow]
     return rows, (str(rows[-1].seq) if more else None)
 
 
-def visible_event(session: Session, principal: Principal, seq: int) -> AuditEventRow:
-    scoped_to = scope(session, principal)
+def visible_event(
+    session: Session, guard: AccessGuard, principal: Principal, seq: int
+) -> AuditEventRow:
+    scoped_to = scope(session, guard, principal)
     rows = audit_repository.find_events(
         session, EventFilter(visible_to=scoped_to, seq_from=seq, seq_to=seq), limit=1
     )

@@ -17,10 +17,9 @@ from joserfc.errors import JoseError
 from sqlmodel import Session
 
 from gateway.bootstrap import Container
-from gateway.consents import receipts
 from gateway.consents.models import Consent
+from gateway.consents.receipt_reading import sign_receipt
 from gateway.keys import KeyPurpose
-from gateway.organisations import repository as organisations
 from gateway.sealing import SealingError
 
 RECEIPT_ALGORITHMS = ["Ed25519", "EdDSA"]
@@ -46,28 +45,19 @@ def signature_png(container: Container, consent: Consent) -> bytes | None:
         return None
 
 
-def receipt(container: Container, session: Session, consent: Consent) -> receipts.Receipt:
-    grantee = organisations.get_organisation(session, consent.grantee_id)
-    jobcenter = organisations.get_organisation(session, consent.jobcenter_id)
-    assert grantee is not None
-    assert jobcenter is not None
-    claims = receipts.payload(
-        consent=consent,
-        issuer=container.settings.issuer,
-        grantee=grantee,
-        jobcenter=jobcenter,
-        given_by=container.consents.given_by(consent),
-    )
-    return receipts.sign(keys=container.keys, claims=claims)
-
-
 def check(container: Container, session: Session, consent: Consent) -> EvidenceCheck:
     signature = "none"
     if consent.attachment_sha256:
         data = signature_png(container, consent)
         matches = data is not None and hashlib.sha256(data).hexdigest() == consent.attachment_sha256
         signature = "verified" if matches else "mismatch"
-    signed = receipt(container, session, consent)
+    signed = sign_receipt(
+        session,
+        consents=container.consents,
+        keys=container.keys,
+        issuer=container.settings.issuer,
+        consent=consent,
+    )
     try:
         jws.deserialize_compact(
             signed.jws,

@@ -118,7 +118,7 @@ def test_the_tick_integrates_pending_events(container: Container) -> None:
 def test_readers_see_pending_events_sequenced(
     client: TestClient, container: Container, world: World
 ) -> None:
-    headers = world.operator_client.bearer(client, scope="audit:read")
+    headers = world.operator_client.bearer(client, user_id=world.operator_dpo)
     before = client.get("/v1/audit/events", params={"limit": 500}, headers=headers).json()
     for index in range(6):
         with unit_of_work(container.engine) as session:

@@ -72,7 +72,7 @@ def test_an_independent_verifier_reproduces_roots_proofs_and_signatures(
     client: TestClient, container: Container, world: World
 ) -> None:
     _record(container, 9)
-    headers = world.operator_client.bearer(client, scope="audit:read")
+    headers = world.operator_client.bearer(client, user_id=world.operator_dpo)
     events = _all_events(client, headers)
     assert [item["seq"] for item in events] == list(range(1, len(events) + 1))
     leaves = []

@@ -125,3 +125,18 @@ def test_explain_rejects_a_malformed_request(
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({**EXPLAIN_REQUEST, "action": "x"})))
     assert run(["policies", "explain", "-"], REPOSITORY_POLICIES) == 2
     assert "-: action: 'x' is not one of ask, answer" in capsys.readouterr().err
+
+
+def test_who_may_names_every_rule_that_decides_an_action(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Who reads a person's birth date: answered from policies/ alone."""
+    assert run(["policies", "who-may", "read_person"], REPOSITORY_POLICIES) == 0
+    printed = capsys.readouterr().out
+    assert "permit person.read.staff_with_standing" in printed
+    assert "name, birth date" in printed  # the rule's own comment
+    assert "consent_records" not in printed  # rules of other actions stay out
+    assert run(["policies", "who-may", "ask"], REPOSITORY_POLICIES) == 0
+    asked = capsys.readouterr().out
+    assert "permit ask.integration_manager" in asked
+    assert "forbid consent.required (denies with no_consent)" in asked

@@ -6,12 +6,13 @@ webhook subscription, confirmation link and self-service code) and called with
 the token of every role: the municipality's own integration manager and data
 protection officer, the jobcenter the consent names, the operator's data
 protection officer and administrator, the municipality's case system without a
-user, and strangers (a manager and a DPO of another municipality, staff of
-another jobcenter). The outcome of every cell is written down in ``EXPECTED``.
+user (never anything about a person), and strangers (a manager and a DPO of
+another municipality, staff of another jobcenter). The outcome of every cell is
+written down in ``EXPECTED``.
 
 Rules read from the code: another organisation's object does not exist for the
 caller (404, never 403, so ids cannot be probed); a token without a user gets
-403 ``user-required`` where a decision needs a role; audit proofs and
+403 ``user-required`` for everything about a person (the access guard); audit proofs and
 checkpoints are public by design (leaf hashes only, like a transparency log);
 confirmation links and self-service codes are capability URLs whose secret is
 the authorisation, so every caller gets the same answer. A changing call by
@@ -238,13 +239,13 @@ def public(status: int, *, body: Body | None = None) -> Expect:
 # 404: the object does not exist for this caller (another organisation's, or not a party).
 # 403: the role's token lacks the scope (a DPO never changes a consent, the operator's
 #      officer reads consents by the rules), or a decision needs a user and there is none.
-# The bare case system (client_only, no user) acts for its own organisation where no rule
-# needs a role: it may read and cancel its queries, move its persons, read its trail.
+# The bare case system (client_only, no user) has no role, and every rule about a person
+# needs one: 403 user-required wherever personal data is read or changed (docs/security.md).
 EXPECTED: dict[tuple[str, str], Expect] = {
     #                 other_manager, other_dpo, other_staff, operator_dpo, operator_admin,
     #                 client_only, dpo, staff, manager
     ("PATCH", "/v1/subjects/{subject_id}"): row(
-        (404, 403, 404, 403, 404, 200, 403, 200, 200),
+        (404, 403, 404, 403, 404, 403, 403, 200, 200),
         body=lambda case: {"municipality_key": "08125056"},
     ),
     ("GET", "/v1/consents/{consent_id}"): row((404, 404, 404, 200, 404, 403, 200, 200, 200)),
@@ -274,11 +275,11 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/v1/self-service/{code}"): public(200),
     ("GET", "/v1/self-service/{code}/report"): public(200),
     ("POST", "/v1/self-service/{code}/revoke"): public(200),
-    ("GET", "/v1/queries/{query_id}"): row((404, 403, 404, 403, 404, 200, 403, 200, 200)),
+    ("GET", "/v1/queries/{query_id}"): row((404, 403, 404, 403, 404, 403, 403, 200, 200)),
     ("POST", "/v1/queries/{query_id}/answer"): row(
         (404, 403, 404, 403, 404, 403, 403, 200, 404), body=lambda case: {"answer": BENEFIT_ANSWER}
     ),
-    ("POST", "/v1/queries/{query_id}/cancel"): row((404, 403, 404, 403, 404, 200, 403, 404, 200)),
+    ("POST", "/v1/queries/{query_id}/cancel"): row((404, 403, 404, 403, 404, 403, 403, 404, 200)),
     # Signed per Standard Webhooks, not by a bearer; no secret is configured for this jobcenter.
     ("POST", "/v1/adapter-callbacks/{jobcenter_key}"): row(
         (404, 404, 404, 404, 404, 404, 404, 404, 404),
@@ -289,7 +290,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ),
     # The DPO's report: own organisation (and its children); the operator's officers see all.
     ("GET", "/v1/audit/subjects/{subject_id}/report"): row(
-        (403, 404, 403, 200, 200, 200, 200, 403, 403)
+        (403, 404, 403, 200, 200, 403, 200, 403, 403)
     ),
     # Public by design: an inclusion proof holds hashes only.
     ("GET", "/v1/audit/proof/{seq}"): public(200),

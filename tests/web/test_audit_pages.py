@@ -59,7 +59,11 @@ def test_an_officer_sees_the_events_of_their_own_organisation(site: Site, case: 
     assert exported
     actors = {item["event"]["actor"].get("organisation") for item in exported}  # type: ignore[index]
     assert actors <= {site.world.municipality, None}
-    gateways_own = [item["event"] for item in exported if not item["event"]["actor"]]  # type: ignore[index]
+    gateways_own = [
+        item["event"]
+        for item in exported
+        if item["event"]["actor"] == {"kind": "gateway"}  # type: ignore[index]
+    ]
     assert all(event["consent"] == case.consent for event in gateways_own)
 
 

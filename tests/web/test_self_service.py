@@ -137,11 +137,12 @@ def test_withdrawing_on_the_persons_page(site: Site, subject: str) -> None:
     event = event_about(site.container.engine, "consent.revoked", consent_id)
     assert event["details"] == {
         "channel": "self_service",
-        "declared_via": "self_service",
+        "declared_via": "self_service_code",
         "status": ConsentStatus.WITHDRAWN.value,
         "status_reason": StatusReason.WITHDRAWN_BY_PERSON.value,
     }
-    assert "organisation" not in event["actor"]  # the person, not an organisation
+    # The person, by the code, not an organisation
+    assert event["actor"] == {"kind": "person", "via": "self_service_code"}
     # Revocation stops what was asked under the consent at once.
     answered = site.signed_in(site.world.manager).get(f"/web/queries/{query_id}")
     assert STATUS_LABELS["cancelled"] in answered.main_text()

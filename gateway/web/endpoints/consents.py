@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from gateway.consents import receipts
 from gateway.consents.models import Consent
+from gateway.consents.receipt_reading import read_receipt
 from gateway.consents.schemas import RevokeRequest
 from gateway.dependencies import SessionDep
 from gateway.errors import GatewayError, NotFound
@@ -258,21 +259,30 @@ def consent_signature(
 
 @router.get("/web/consents/{consent_id}/receipt")
 def consent_receipt(
-    consent_id: str, web: WebDep, viewer: CurrentViewer, session: SessionDep
+    consent_id: str, request: Request, web: WebDep, viewer: CurrentViewer, session: SessionDep
 ) -> Response:
     """The printable receipt in the person's language, the same as the API's."""
-    viewer.require(Role.INTEGRATION_MANAGER, Role.JOBCENTER_STAFF)
     container = web.container
-    consent = container.consents.get(session, principal=viewer.principal, consent_id=consent_id)
-    code = container.consents.self_service_code(consent)
+    read = read_receipt(
+        session,
+        consents=container.consents,
+        keys=container.keys,
+        issuer=container.settings.issuer,
+        principal=viewer.principal,
+        consent_id=consent_id,
+        form="printable",
+        trace_id=request.state.trace_id,
+    )
+    session.commit()
+    code = read.self_service_code
     issuer = container.settings.issuer
     html = receipts.render_html(
-        receipt=evidence.receipt(container, session, consent),
-        consent=consent,
+        receipt=read.receipt,
+        consent=read.consent,
         texts=container.consent_texts,
         catalogue=container.policy.catalogue,
         self_service_code=code,
-        self_service_url=f"{issuer}/self-service/{code}",
+        self_service_url=f"{issuer}/self-service/{code}" if code else None,
         verify_url=f"{issuer}/.well-known/jwks.json",
     )
     # The receipt brings its own print styles inline.

@@ -15,9 +15,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from gateway.audit import repository as audit_repository
-from gateway.audit.repository import EventFilter
-from gateway.consents.models import Consent
+from gateway.consents import self_service
+from gateway.consents.self_service import CodeAccess
 from gateway.consents.service import last_day, normalise_code
 from gateway.dependencies import SessionDep
 from gateway.errors import NotFound
@@ -131,7 +130,7 @@ def open_code(
     code = form.required("code", max_length=40)
     if code:
         try:
-            web.container.consents.by_self_service_code(session, code=code)
+            self_service.open_code(session, consents=web.container.consents, code=code)
         except NotFound:
             form.fail("code", N_("This code is not known. Please check it against your receipt."))
     if not form.ok:
@@ -139,19 +138,13 @@ def open_code(
     return redirect(f"/self-service/{normalise_code(code)}?lang={language}")
 
 
-def _accesses(web: Web, session: Session, consent: Consent, language: str) -> list[dict[str, Any]]:
+def _accesses(
+    web: Web, session: Session, access: CodeAccess, language: str
+) -> list[dict[str, Any]]:
     catalogue = web.container.policy.catalogue
     names = Names(session)
     sections = _sections(web, language)
     actions = dict(sections.get("access_report", {}).get("actions", {}))
-    under_consent = audit_repository.find_events(
-        session, EventFilter(consent_id=consent.id), limit=500
-    )
-    # Questions a statute allows run under no consent; the person sees those about them, too.
-    statutory = audit_repository.find_events(
-        session, EventFilter(subject_id=consent.subject_id, without_consent=True), limit=500
-    )
-    rows = sorted([*under_consent, *statutory], key=lambda row: row.seq)[-500:]
     return [
         {
             "time": row.occurred_at,
@@ -160,7 +153,7 @@ def _accesses(web: Web, session: Session, consent: Consent, language: str) -> li
             "words": EVENT_WORDS.get(row.event_type, row.event_type),
             "purpose": purpose_label(catalogue, row.purpose, language) if row.purpose else "",
         }
-        for row in rows
+        for row in self_service.events(session, access)
         if row.event_type in SHOWN_EVENTS
     ]
 
@@ -174,7 +167,8 @@ def overview(
     lang: str | None = None,
     revoked: bool = False,
 ) -> Response:
-    consent = web.container.consents.by_self_service_code(session, code=code)
+    access = self_service.open_code(session, consents=web.container.consents, code=code)
+    consent = access.consent
     language = _language(request, web, lang, consent.language)
     catalogue = web.container.policy.catalogue
     names = Names(session)
@@ -191,7 +185,7 @@ def overview(
         purposes=[purpose_label(catalogue, p, language) for p in consent.purposes],
         categories=[category_label(catalogue, c, language) for c in consent.categories],
         valid_until=last_day(consent.valid_until),
-        accesses=_accesses(web, session, consent, language),
+        accesses=_accesses(web, session, access, language),
         revocable=not consent.status.final,
         revoked=revoked,
     )
@@ -201,7 +195,7 @@ def overview(
 def revoke_confirmation(
     code: str, request: Request, web: WebDep, session: SessionDep, lang: str | None = None
 ) -> Response:
-    consent = web.container.consents.by_self_service_code(session, code=code)
+    consent = self_service.open_code(session, consents=web.container.consents, code=code).consent
     language = _language(request, web, lang, consent.language)
     return _page(
         request,
@@ -223,10 +217,11 @@ def revoke(
     _form: AnonymousForm,
     lang: str | None = None,
 ) -> Response:
-    consent = web.container.consents.by_self_service_code(session, code=code)
-    language = _language(request, web, lang, consent.language)
-    web.container.consents.revoke_by_person(session, code=code, trace_id=request.state.trace_id)
+    consent = self_service.withdraw(
+        session, consents=web.container.consents, code=code, trace_id=request.state.trace_id
+    )
     session.commit()
+    language = _language(request, web, lang, consent.language)
     return redirect(f"/self-service/{normalise_code(code)}?lang={language}&revoked=true")
 
 

@@ -1,0 +1,1 @@
+"""The access guard: one place decides every use of personal data (``guard``)."""
