@@ -70,6 +70,10 @@ ACTION_SCOPES: dict[Action, frozenset[Scope]] = {
 }
 
 
+#: The facts of the resource an action is about.
+Facts = ConsentFacts | PersonFacts | QueryFacts | RecordsFacts
+
+
 def _insufficient_scope(action: Action) -> Forbidden:
     needed = sorted(scope.value for scope in ACTION_SCOPES[action])
     return Forbidden(
@@ -116,46 +120,32 @@ class AccessGuard:
             raise _insufficient_scope(action)
 
     def decide(
-        self,
-        session: Session,
-        principal: Principal,
-        action: Action,
-        *,
-        consent: ConsentFacts | None = None,
-        person: PersonFacts | None = None,
-        query: QueryFacts | None = None,
-        records: RecordsFacts | None = None,
+        self, session: Session, principal: Principal, action: Action, *, about: Facts
     ) -> Decision:
-        """The rules' decision; raises ``Forbidden`` when the token cannot attempt it at all
-        (a scope it lacks, no user)."""
+        """The rules' decision on ``action`` with the resource ``about``; raises
+        ``Forbidden`` when the token cannot attempt it at all (a scope it lacks, no user)."""
         self.attempt(principal, action)
         return self.engine.decide(
             PolicyRequest(
                 principal=self.acting(session, principal),
                 action=action,
                 now=self.clock(),
-                consent=consent,
-                person=person,
-                query=query,
-                records=records,
+                consent=about if isinstance(about, ConsentFacts) else None,
+                person=about if isinstance(about, PersonFacts) else None,
+                query=about if isinstance(about, QueryFacts) else None,
+                records=about if isinstance(about, RecordsFacts) else None,
             )
         )
 
     def decide_if_attemptable(
-        self,
-        session: Session,
-        principal: Principal,
-        action: Action,
-        *,
-        consent: ConsentFacts | None = None,
-        query: QueryFacts | None = None,
+        self, session: Session, principal: Principal, action: Action, *, about: Facts
     ) -> Decision | None:
         """The decision, or None where the token lacks the scope to attempt ``action``:
         for what a response adds when allowed (the receipt's self-service code, an
         answer beside its query)."""
         if not principal.scopes & ACTION_SCOPES[action]:
             return None
-        return self.decide(session, principal, action, consent=consent, query=query)
+        return self.decide(session, principal, action, about=about)
 
     def require(
         self,
@@ -163,47 +153,20 @@ class AccessGuard:
         principal: Principal,
         action: Action,
         *,
+        about: Facts,
         otherwise: Callable[[], GatewayError],
-        consent: ConsentFacts | None = None,
-        person: PersonFacts | None = None,
-        query: QueryFacts | None = None,
-        records: RecordsFacts | None = None,
     ) -> Decision:
         """The permitting decision, or ``otherwise()`` raised (a 404 where the
         resource must not be known to exist, a 403 where it is)."""
-        decision = self.decide(
-            session,
-            principal,
-            action,
-            consent=consent,
-            person=person,
-            query=query,
-            records=records,
-        )
+        decision = self.decide(session, principal, action, about=about)
         if not decision.allowed:
             raise otherwise()
         return decision
 
     def allows(
-        self,
-        session: Session,
-        principal: Principal,
-        action: Action,
-        *,
-        consent: ConsentFacts | None = None,
-        person: PersonFacts | None = None,
-        query: QueryFacts | None = None,
-        records: RecordsFacts | None = None,
+        self, session: Session, principal: Principal, action: Action, *, about: Facts
     ) -> bool:
-        return self.decide(
-            session,
-            principal,
-            action,
-            consent=consent,
-            person=person,
-            query=query,
-            records=records,
-        ).allowed
+        return self.decide(session, principal, action, about=about).allowed
 
     def by_code(self, action: Action, *, holder: CodeHolder, consent: ConsentFacts) -> Decision:
         """A decision for the holder of a self-service code (no token, no organisation)."""
@@ -223,7 +186,7 @@ class AccessGuard:
         The candidates are the principal's own organisation and the
         organisations below it; the rules decide each.
         """
-        if self.allows(session, principal, action, records=RecordsFacts()):
+        if self.allows(session, principal, action, about=RecordsFacts()):
             return None
         own = organisations.get_organisation(session, principal.organisation_id)
         candidates = ([own] if own is not None else []) + organisations.children_of(
@@ -236,7 +199,7 @@ class AccessGuard:
                 session,
                 principal,
                 action,
-                records=RecordsFacts(
+                about=RecordsFacts(
                     owner_id=organisation.id,
                     owner_kind=OrganisationKind(organisation.kind.value),
                     owner_parent_id=organisation.parent_id,

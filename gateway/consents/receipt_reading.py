@@ -76,11 +76,11 @@ def read_receipt(
         session,
         principal,
         Action.READ_RECEIPT,
-        consent=facts,
+        about=facts,
         otherwise=lambda: NotFound("No such consent.", slug="consent-not-found"),
     )
     code = guard.decide_if_attemptable(
-        session, principal, Action.READ_SELF_SERVICE_CODE, consent=facts
+        session, principal, Action.READ_SELF_SERVICE_CODE, about=facts
     )
     shows_code = code is not None and code.allowed
     deciding = decision.policy_ids + (code.policy_ids if code is not None and shows_code else ())

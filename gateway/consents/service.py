@@ -237,7 +237,7 @@ class ConsentService:
     def _decide(
         self, session: Session, principal: Principal, action: Action, consent: Consent
     ) -> bool:
-        return self.guard.allows(session, principal, action, consent=self.facts(consent))
+        return self.guard.allows(session, principal, action, about=self.facts(consent))
 
     # -- reading --------------------------------------------------------------
 

@@ -806,7 +806,7 @@ class QueryService:
 
     def _may_see(self, session: Session, principal: Principal, query: Query) -> bool:
         return self.guard.allows(
-            session, principal, Action.READ_QUERY, query=self.facts(session, query)
+            session, principal, Action.READ_QUERY, about=self.facts(session, query)
         )
 
     def read_answer(
@@ -816,7 +816,7 @@ class QueryService:
         if query.answer_sealed is None:
             return None
         decision = self.guard.decide_if_attemptable(
-            session, principal, Action.READ_ANSWER, query=self.facts(session, query)
+            session, principal, Action.READ_ANSWER, about=self.facts(session, query)
         )
         if decision is None or not decision.allowed:
             return None
@@ -857,7 +857,7 @@ class QueryService:
             session,
             principal,
             Action.READ_PERSON,
-            person=PersonFacts(id=subject.id, answering=frozenset({query.answerer_org_id})),
+            about=PersonFacts(id=subject.id, answering=frozenset({query.answerer_org_id})),
         ):
             return None
         identity = subject_service.reveal(subject, sealer=self.sealer)
@@ -924,7 +924,7 @@ class QueryService:
         self.guard.attempt(principal, Action.CANCEL_QUERY)
         query = repository.get_for_update(session, query_id)
         if query is None or not self.guard.allows(
-            session, principal, Action.CANCEL_QUERY, query=self.facts(session, query)
+            session, principal, Action.CANCEL_QUERY, about=self.facts(session, query)
         ):
             raise NotFound("No such query.", slug="query-not-found")
         if not query.status.open:

@@ -63,7 +63,7 @@ def move(
         session,
         principal,
         Action.MOVE_PERSON,
-        person=person_facts(session, subject=subject, routing=routing),
+        about=person_facts(session, subject=subject, routing=routing),
         otherwise=_not_found,
     )
     if subject.municipality_key == municipality_key:
@@ -95,7 +95,7 @@ def move(
         for consent in paused
         if (
             verdict := guard.decide_if_attemptable(
-                session, principal, Action.READ_CONSENT, consent=consents.facts(consent)
+                session, principal, Action.READ_CONSENT, about=consents.facts(consent)
             )
         )
         is not None

@@ -51,7 +51,7 @@ def read_person(
         session,
         principal,
         Action.READ_PERSON,
-        person=person_facts(session, subject=subject, routing=routing),
+        about=person_facts(session, subject=subject, routing=routing),
         otherwise=_not_found,
     )
     return as_seen_by(session, subject, organisation_id=principal.organisation_id, sealer=sealer)
@@ -77,7 +77,7 @@ def registered_by_organisation(
             session,
             principal,
             Action.READ_PERSON,
-            person=person_facts(session, subject=subject, routing=routing),
+            about=person_facts(session, subject=subject, routing=routing),
         ):
             continue
         people.append(

@@ -101,7 +101,7 @@ def register(
     trace_id: str | None = None,
 ) -> Registration:
     decision = guard.require(
-        session, principal, Action.REGISTER_PERSON, person=NEW_PERSON, otherwise=_forbidden
+        session, principal, Action.REGISTER_PERSON, about=NEW_PERSON, otherwise=_forbidden
     )
     _check(identity, another_person=another_person)
     organisation_id = principal.organisation_id
