@@ -31,14 +31,17 @@ from gateway.settings import Settings
 from gateway.subjects import endpoints as subject_endpoints
 from gateway.web import endpoints as web_endpoints
 from gateway.webhooks import endpoints as webhook_endpoints
+from gateway.webhooks.dispatcher import WebhookDispatcher
 
 logger = structlog.get_logger(__name__)
 
 
 def _tick(container: Container) -> None:
-    """The scheduler: expiries, checkpoints, delivery retries, deadlines, retention, webhooks.
+    """The scheduler: expiries, checkpoints, delivery retries, deadlines, retention.
 
     All state lives in the database, so a restart picks up where the last tick stopped.
+    Webhooks are not delivered here but by their own dispatcher (``lifespan``): a
+    receiver that does not answer must not hold up expiries and deletions.
     """
     with Session(container.engine) as session:
         container.consents.expire_due(session)
@@ -46,7 +49,6 @@ def _tick(container: Container) -> None:
         container.auth.purge_expired(session)
         session.commit()
     container.queries.tick(container.engine)
-    container.webhooks.deliver_due(container.engine)
 
 
 async def _ticker(container: Container) -> None:
@@ -66,6 +68,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        webhooks = WebhookDispatcher.from_settings(
+            settings, engine=container.engine, sealer=container.sealer
+        )
+        webhooks.start(interval=settings.webhook_poll_seconds)
         task = asyncio.create_task(_ticker(container))
         try:
             yield
@@ -73,6 +79,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            # Waits for deliveries in flight, each within its time budget.
+            await asyncio.to_thread(webhooks.stop)
 
     app = FastAPI(
         title="Consent gateway",

@@ -7,14 +7,18 @@ generated development keys live in ``GATEWAY_DATA_DIR``. Production mode
 
 from __future__ import annotations
 
+import json
+import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:[0-9]{1,5})?$")
 
 
 class Environment(StrEnum):
@@ -70,6 +74,19 @@ class Settings(BaseSettings):
 
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_seconds: float = Field(default=5.0, ge=0)
+    # Webhook delivery (gateway.webhooks): its own thread and pool, apart from the scheduler.
+    # The time budget is for a whole request, connect to status line; a receiver that
+    # never answers holds a worker no longer than that.
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    webhook_workers: int = Field(default=4, ge=1, le=32)
+    webhook_poll_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_breaker_threshold: int = Field(default=3, ge=1, le=100)
+    webhook_breaker_reset_seconds: float = Field(default=60.0, ge=0)
+    webhook_max_subscriptions: int = Field(default=10, ge=1, le=100)
+    # host[:port] (IPv6 in brackets) that webhooks may reach although they are not public
+    # addresses: receivers in development and tests, an operator's internal system. Comma
+    # separated or a JSON list. Everything else must resolve to public addresses only.
+    webhook_allowed_internal_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     adapter_retry_seconds: float = Field(default=30.0, ge=0)
     adapter_certs_dir: Path = REPOSITORY_ROOT / "certs-dev"
     simulator_url: str | None = None
@@ -88,6 +105,19 @@ class Settings(BaseSettings):
 
     # Shown to operators only; real deployments set it.
     secret_key: SecretStr | None = None
+
+    @field_validator("webhook_allowed_internal_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            value = [str(entry).strip() for entry in value if str(entry).strip()]
+            wrong = [entry for entry in value if not _HOST_PORT.match(entry)]
+            if wrong:
+                raise ValueError(f"not host[:port]: {', '.join(wrong)}")
+        return value
 
     @model_validator(mode="after")
     def _refuse_development_settings_in_production(self) -> Settings:

@@ -1,4 +1,8 @@
-"""An organisation's webhook subscriptions: create (the secret is shown once), list, disable."""
+"""An organisation's webhook subscriptions: create (the secret is shown once), list, disable.
+
+A URL the destination rules refuse is a 422 problem (``invalid-webhook-url``); a
+subscription beyond the organisation's cap is a 409 (``too-many-webhook-subscriptions``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from gateway.auth.scopes import Scope
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
 from gateway.errors import NotFound
 from gateway.webhooks.models import WebhookSubscription
+from gateway.webhooks.service import SubscriptionRules
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -49,6 +54,7 @@ def subscribe(
         organisation_id=principal.organisation_id,
         url=body.url,
         event_types=body.event_types,
+        rules=SubscriptionRules.from_settings(container.settings),
     )
     session.commit()
     return {**_view(subscription), "secret": secret}

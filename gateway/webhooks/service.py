@@ -1,4 +1,4 @@
-"""Webhook subscriptions and delivery, following the Standard Webhooks convention.
+"""Webhook subscriptions and the outbox, following the Standard Webhooks convention.
 
 https://www.standardwebhooks.com/ — each message carries ``webhook-id``,
 ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + base64 HMAC-SHA256
@@ -7,36 +7,40 @@ over ``id.timestamp.body`` with the subscription's ``whsec_`` secret; the
 statuses, never personal data or answers; the receiver reads details through
 the API with its own token.
 
-Delivery claims due messages in one short transaction (a lease), sends them
-without holding a database lock, and records each result in another; a
-message that keeps failing ends ``failed`` and stays for the operator.
+A subscription's URL must pass the destination rules
+(``gateway.webhooks.destinations``), and an organisation has at most
+``GATEWAY_WEBHOOK_MAX_SUBSCRIPTIONS`` enabled subscriptions. Messages are
+written to the outbox in the transaction of the change they announce and
+delivered by ``gateway.webhooks.dispatcher``; a message that keeps failing
+ends ``failed`` and stays for the operator.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, ClassVar
 
 import httpx
-import structlog
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from standardwebhooks.webhooks import Webhook
 
 from gateway.clock import utcnow
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, Conflict, GatewayError
 from gateway.ids import new_id
 from gateway.sealing import Sealer
+from gateway.settings import Settings
+from gateway.webhooks import repository
+from gateway.webhooks.delivery import DeliveryOptions
+from gateway.webhooks.destinations import Destinations
+from gateway.webhooks.dispatcher import DeliveryReport, WebhookDispatcher
 from gateway.webhooks.models import OutboxMessage, OutboxStatus, WebhookSubscription
 
-logger = structlog.get_logger(__name__)
+__all__ = ["EVENT_TYPES", "DeliveryReport", "SubscriptionRules", "WebhookService"]
 
 EVENT_TYPES = (
     "consent.granted",
@@ -53,14 +57,27 @@ EVENT_TYPES = (
     "query.expired",
     "query.failed",
 )
-LEASE = timedelta(seconds=60)
+
+
+class UnusableWebhookUrl(GatewayError):
+    status: ClassVar[int] = 422
+    default_slug: ClassVar[str] = "invalid-webhook-url"
+    title: ClassVar[str] = "The webhook URL cannot be used"
 
 
 @dataclass(frozen=True)
-class DeliveryReport:
-    delivered: int
-    retried: int
-    failed: int
+class SubscriptionRules:
+    """What a new subscription must satisfy; ``from_settings`` reads the gateway's settings."""
+
+    destinations: Destinations
+    max_per_organisation: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SubscriptionRules:
+        return cls(
+            destinations=Destinations.from_settings(settings),
+            max_per_organisation=settings.webhook_max_subscriptions,
+        )
 
 
 class WebhookService:
@@ -68,35 +85,49 @@ class WebhookService:
         self,
         *,
         sealer: Sealer,
-        http: httpx.Client,
+        http: httpx.Client | None = None,
         max_attempts: int = 8,
         backoff_base: timedelta = timedelta(seconds=5),
         allow_http_loopback: bool = True,
     ) -> None:
         self._sealer = sealer
-        self._http = http
+        # ``http`` is no longer used: deliveries need a client whose connections pass the
+        # destination rules (gateway.webhooks.transport), which a shared client cannot be.
+        del http
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
-        self._allow_http_loopback = allow_http_loopback
+        # Plain http is allowed only to a listed internal host, and only when this is true.
+        self._allow_http = allow_http_loopback
 
     # -- subscriptions ------------------------------------------------------------
 
     def subscribe(
-        self, session: Session, *, organisation_id: str, url: str, event_types: Iterable[str]
+        self,
+        session: Session,
+        *,
+        organisation_id: str,
+        url: str,
+        event_types: Iterable[str],
+        rules: SubscriptionRules,
     ) -> tuple[WebhookSubscription, str]:
         """A new subscription and its secret (shown once; stored sealed)."""
-        parts = urlsplit(url)
-        loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
-        if parts.scheme != "https" and not (
-            parts.scheme == "http" and loopback and self._allow_http_loopback
-        ):
-            raise BadRequest("Webhook URLs must be https://.", slug="invalid-webhook-url")
+        refusal = rules.destinations.url_refusal(url)
+        if refusal is not None:
+            raise UnusableWebhookUrl(f"This webhook URL cannot be used: {refusal}.")
         chosen = sorted(set(event_types))
         unknown = [e for e in chosen if e not in EVENT_TYPES]
         if unknown or not chosen:
             raise BadRequest(
                 f"Unknown or missing event types: {', '.join(unknown) or '(none)'}.",
                 slug="invalid-event-types",
+            )
+        existing = repository.count_enabled(session, organisation_id=organisation_id, lock=True)
+        if existing >= rules.max_per_organisation:
+            raise Conflict(
+                f"An organisation may have at most {rules.max_per_organisation} webhook "
+                "subscriptions; delete one it no longer needs first.",
+                slug="too-many-webhook-subscriptions",
+                limit=rules.max_per_organisation,
             )
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
         subscription_id = new_id("whs")
@@ -166,87 +197,19 @@ class WebhookService:
         return count
 
     def deliver_due(self, engine: Engine, *, batch: int = 50) -> DeliveryReport:
-        claimed = self._claim(engine, batch=batch)
-        delivered = retried = failed = 0
-        for message_id in claimed:
-            outcome = self._send(engine, message_id)
-            delivered += outcome == "delivered"
-            retried += outcome == "retry"
-            failed += outcome == "failed"
-        return DeliveryReport(delivered=delivered, retried=retried, failed=failed)
+        """Deliver what is due now, once each, and wait: for operators and tests.
 
-    def _claim(self, engine: Engine, *, batch: int) -> list[str]:
-        now = utcnow()
-        with Session(engine) as session:
-            query = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status == OutboxStatus.PENDING,
-                    col(OutboxMessage.next_attempt_at) <= now,
-                )
-                .order_by(col(OutboxMessage.next_attempt_at))
-                .limit(batch)
-            )
-            if engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            messages = session.exec(query).all()
-            for message in messages:
-                # A lease: another worker skips it until the lease ends.
-                message.next_attempt_at = now + LEASE
-                message.attempts += 1
-                session.add(message)
-            session.commit()
-            return [message.id for message in messages]
-
-    def _send(self, engine: Engine, message_id: str) -> str:
-        with Session(engine) as session:
-            message = session.get(OutboxMessage, message_id)
-            if message is None:
-                return "failed"
-            subscription = session.get(WebhookSubscription, message.subscription_id)
-            assert subscription is not None
-            secret = self._sealer.open(
-                subscription.secret_sealed, context=f"webhooks/{subscription.id}/secret"
-            ).decode("ascii")
-            url = subscription.url
-            body = json.dumps(message.payload, separators=(",", ":"), sort_keys=True)
-            attempt = message.attempts
-        timestamp = utcnow()
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": message_id,
-            "webhook-timestamp": str(int(timestamp.timestamp())),
-            "webhook-signature": Webhook(secret).sign(message_id, timestamp, body),
-        }
-        error: str | None = None
-        try:
-            response = self._http.post(
-                url, content=body.encode("utf-8"), headers=headers, timeout=5.0
-            )
-            if not 200 <= response.status_code < 300:
-                error = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__
-        with Session(engine) as session:
-            message = session.get(OutboxMessage, message_id)
-            assert message is not None
-            now = utcnow()
-            if error is None:
-                message.status = OutboxStatus.DELIVERED
-                message.delivered_at = now
-                outcome = "delivered"
-            elif attempt >= self._max_attempts:
-                message.status = OutboxStatus.FAILED
-                message.last_error = error
-                outcome = "failed"
-                logger.warning("webhook_failed", message_id=message_id, error=error)
-            else:
-                message.last_error = error
-                message.next_attempt_at = now + self._backoff_base * (2 ** (attempt - 1))
-                outcome = "retry"
-            session.add(message)
-            session.commit()
-        return outcome
+        The running gateway delivers in its own dispatcher (``gateway.app``); this
+        pass uses the same guarded, concurrent delivery with a fresh breaker, and
+        reaches no internal host (they are the dispatcher's settings).
+        """
+        options = DeliveryOptions(
+            destinations=Destinations(allow_http=self._allow_http),
+            max_attempts=self._max_attempts,
+            backoff_base=self._backoff_base,
+        )
+        with WebhookDispatcher(engine=engine, sealer=self._sealer, options=options) as dispatcher:
+            return dispatcher.deliver_due(batch=batch)
 
     def failures(self, session: Session) -> list[OutboxMessage]:
         return list(

@@ -123,10 +123,15 @@ def test_subscriptions_belong_to_their_organisation(
 
 def test_invalid_subscriptions(client: TestClient, world: World) -> None:
     headers = world.case_system.bearer(client, user_id=world.manager)
-    for body in (
-        {"url": "http://case-system.example/hooks", "event_types": ["consent.granted"]},
-        {"url": HOOK, "event_types": ["consent.exploded"]},
+    for body, status, problem in (
+        (
+            {"url": "http://case-system.example/hooks", "event_types": ["consent.granted"]},
+            422,
+            "/problems/invalid-webhook-url",
+        ),
+        ({"url": HOOK, "event_types": ["consent.exploded"]}, 400, "/problems/invalid-event-types"),
     ):
         response = client.post("/v1/webhooks", json=body, headers=headers)
-        assert response.status_code == 400
+        assert response.status_code == status
         assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == problem
