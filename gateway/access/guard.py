@@ -67,6 +67,9 @@ ACTION_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.CANCEL_QUERY: frozenset({Scope.QUERIES_ASK}),
     Action.READ_AUDIT: frozenset({Scope.AUDIT_READ}),
     Action.READ_FIGURES: frozenset(),
+    Action.MANAGE_WEBHOOKS: frozenset(
+        {Scope.CONSENTS_READ, Scope.QUERIES_ASK, Scope.QUERIES_ANSWER}
+    ),
 }
 
 

@@ -75,6 +75,7 @@ class Action(StrEnum):
     CANCEL_QUERY = "cancel_query"
     READ_AUDIT = "read_audit"
     READ_FIGURES = "read_figures"
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
     @property
     def resource(self) -> Resource:
@@ -113,6 +114,7 @@ _RESOURCES: dict[Action, Resource] = {
     Action.CANCEL_QUERY: Resource.QUERY,
     Action.READ_AUDIT: Resource.RECORDS,
     Action.READ_FIGURES: Resource.RECORDS,
+    Action.MANAGE_WEBHOOKS: Resource.RECORDS,
 }
 
 

@@ -12,9 +12,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.principal import Principal
-from gateway.auth.scopes import Scope
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
-from gateway.errors import NotFound
+from gateway.errors import Forbidden, NotFound
+from gateway.organisations import repository as organisations
+from gateway.policy.models import Action, OrganisationKind, RecordsFacts
 from gateway.webhooks.models import WebhookSubscription
 from gateway.webhooks.service import SubscriptionRules
 
@@ -36,9 +37,25 @@ def _view(subscription: WebhookSubscription) -> dict[str, Any]:
     }
 
 
-def _require_member(principal: Principal) -> None:
-    if not principal.scopes & {Scope.CONSENTS_READ, Scope.QUERIES_ASK, Scope.QUERIES_ANSWER}:
-        principal.require(Scope.CONSENTS_READ)
+def _require_member(session: SessionDep, container: ContainerDep, principal: Principal) -> None:
+    """The rule ``webhooks.own_organisation``: a user of the organisation, never a bare
+    client token (deliveries name consents and pseudonyms)."""
+    organisation = organisations.get_organisation(session, principal.organisation_id)
+    if organisation is None:
+        raise Forbidden("The token's organisation no longer exists.", slug="user-required")
+    container.guard.require(
+        session,
+        principal,
+        Action.MANAGE_WEBHOOKS,
+        about=RecordsFacts(
+            owner_id=organisation.id,
+            owner_kind=OrganisationKind(organisation.kind.value),
+            owner_parent_id=organisation.parent_id,
+        ),
+        otherwise=lambda: Forbidden(
+            "Your role does not manage webhook subscriptions.", slug="webhooks-forbidden"
+        ),
+    )
 
 
 @router.post("", status_code=201)
@@ -48,7 +65,7 @@ def subscribe(
     container: ContainerDep,
     session: SessionDep,
 ) -> dict[str, Any]:
-    _require_member(principal)
+    _require_member(session, container, principal)
     subscription, secret = container.webhooks.subscribe(
         session,
         organisation_id=principal.organisation_id,
@@ -64,14 +81,16 @@ def subscribe(
 def list_subscriptions(
     principal: CurrentPrincipal, container: ContainerDep, session: SessionDep
 ) -> dict[str, Any]:
-    _require_member(principal)
+    _require_member(session, container, principal)
     items = container.webhooks.subscriptions(session, organisation_id=principal.organisation_id)
     return {"items": [_view(item) for item in items], "next": None}
 
 
 @router.delete("/{subscription_id}", status_code=204)
-def unsubscribe(subscription_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
-    _require_member(principal)
+def unsubscribe(
+    subscription_id: str, principal: CurrentPrincipal, container: ContainerDep, session: SessionDep
+) -> None:
+    _require_member(session, container, principal)
     subscription = session.get(WebhookSubscription, subscription_id)
     if subscription is None or subscription.organisation_id != principal.organisation_id:
         raise NotFound("No such subscription.", slug="subscription-not-found")

@@ -285,8 +285,10 @@ EXPECTED: dict[tuple[str, str], Expect] = {
         (404, 404, 404, 404, 404, 404, 404, 404, 404),
         body=lambda case: {"query_id": case.query_id, "answer": BENEFIT_ANSWER},
     ),
+    # webhooks.own_organisation: the organisation's working roles; a DPO, or a token without
+    # a user, manages none (403); another organisation's subscription does not exist (404).
     ("DELETE", "/v1/webhooks/{subscription_id}"): row(
-        (404, 404, 404, 404, 404, 204, 204, 404, 204)
+        (404, 403, 404, 403, 404, 403, 403, 404, 204)
     ),
     # The DPO's report: own organisation (and its children); the operator's officers see all.
     ("GET", "/v1/audit/subjects/{subject_id}/report"): row(

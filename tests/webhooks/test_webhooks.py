@@ -111,7 +111,7 @@ def test_failing_endpoint_is_retried_then_marked_failed(
 def test_subscriptions_belong_to_their_organisation(
     client: TestClient, world: World, subscription: dict[str, str]
 ) -> None:
-    stranger = world.other_case_system.bearer(client)
+    stranger = world.other_case_system.bearer(client, user_id=world.other_manager)
     assert client.get("/v1/webhooks", headers=stranger).json()["items"] == []
     response = client.delete(f"/v1/webhooks/{subscription['id']}", headers=stranger)
     assert response.status_code == 404
@@ -119,6 +119,10 @@ def test_subscriptions_belong_to_their_organisation(
     assert [s["id"] for s in client.get("/v1/webhooks", headers=mine).json()["items"]] == [
         subscription["id"]
     ]
+    # The organisation's own system without a user manages none (webhooks.own_organisation).
+    bare = client.get("/v1/webhooks", headers=world.case_system.bearer(client))
+    assert bare.status_code == 403
+    assert bare.json()["type"] == "/problems/user-required"
 
 
 def test_invalid_subscriptions(client: TestClient, world: World) -> None:
