@@ -15,14 +15,11 @@ from sqlmodel import Session
 from gateway.access.guard import AccessGuard
 from gateway.audit.service import AuditTrail
 from gateway.auth.principal import Principal
-from gateway.errors import NotFound
 from gateway.organisations import repository as organisations
 from gateway.organisations.models import OrganisationKind
 from gateway.policy.models import Routing
 from gateway.sealing import Sealer
 from gateway.subjects import reading, registration
-from gateway.subjects import repository as subjects
-from gateway.subjects.facts import person_facts
 from gateway.subjects.reading import Person
 from gateway.subjects.service import Identity, Registration
 
@@ -68,32 +65,18 @@ def visible(
     principal: Principal,
     subject_id: str,
     sealer: Sealer,
-    guard: AccessGuard | None = None,
-    routing: Routing | None = None,
+    guard: AccessGuard,
+    routing: Routing,
 ) -> Person:
-    """The person as the viewer may see them, or 404."""
-    if guard is not None and routing is not None:
-        return reading.read_person(
-            session,
-            guard=guard,
-            principal=principal,
-            sealer=sealer,
-            routing=routing,
-            subject_id=subject_id,
-        )
-    # Transitional, for the consent and question pages that do not pass the guard yet:
-    # the same facts the rule reads, standing alone. Remove once every caller passes it.
-    subject = subjects.get(session, subject_id)
-    empty = Routing(jobcenters={}, districts={}, municipalities={})
-    facts = person_facts(session, subject=subject, routing=empty) if subject is not None else None
-    organisation_id = principal.organisation_id
-    if (
-        subject is None
-        or facts is None
-        or organisation_id not in (facts.registrars | facts.consent_parties | facts.answering)
-    ):
-        raise NotFound("No such person.", slug="subject-not-found")
-    return reading.as_seen_by(session, subject, organisation_id=organisation_id, sealer=sealer)
+    """The person as the viewer may see them (``person.read.staff_with_standing``), or 404."""
+    return reading.read_person(
+        session,
+        guard=guard,
+        principal=principal,
+        sealer=sealer,
+        routing=routing,
+        subject_id=subject_id,
+    )
 
 
 def known(

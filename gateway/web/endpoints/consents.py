@@ -127,7 +127,12 @@ def new_consent(
 ) -> Response:
     viewer.require(Role.INTEGRATION_MANAGER)
     person = people.visible(
-        session, principal=viewer.principal, subject_id=subject_id, sealer=web.container.sealer
+        session,
+        principal=viewer.principal,
+        subject_id=subject_id,
+        sealer=web.container.sealer,
+        guard=web.container.guard,
+        routing=web.container.policy.routing,
     )
     form = Form(values=capture.defaults(session, web.container.policy, viewer.organisation))
     return _terms_page(request, web, session, viewer, person, form, 200)
@@ -145,7 +150,12 @@ def review_consent(
     """Step two: the text in the person's language next to the German one, and the evidence."""
     viewer.require(Role.INTEGRATION_MANAGER)
     person = people.visible(
-        session, principal=viewer.principal, subject_id=subject_id, sealer=web.container.sealer
+        session,
+        principal=viewer.principal,
+        subject_id=subject_id,
+        sealer=web.container.sealer,
+        guard=web.container.guard,
+        routing=web.container.policy.routing,
     )
     form = Form.from_data(data, lists=capture.LIST_FIELDS)
     terms = _parse(web, session, form)
@@ -175,7 +185,12 @@ def record_consent(
     viewer.require(Role.INTEGRATION_MANAGER)
     container = web.container
     person = people.visible(
-        session, principal=viewer.principal, subject_id=subject_id, sealer=container.sealer
+        session,
+        principal=viewer.principal,
+        subject_id=subject_id,
+        sealer=container.sealer,
+        guard=container.guard,
+        routing=container.policy.routing,
     )
     form = Form.from_data(data, lists=capture.LIST_FIELDS)
     terms = _parse(web, session, form)
