@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     client_assertion_max_lifetime_seconds: int = Field(default=600, ge=30, le=3600)
     allow_client_secret_basic: bool = False
     jwks_uri_cache_seconds: int = 300
+    # Anyone can send an assertion with a made-up key id: a key id the cached JWK Set lacks
+    # refetches a client's jwks_uri at most this often (gateway.auth.client_keys).
+    jwks_uri_refetch_seconds: int = Field(default=60, ge=1, le=3600)
+    jwks_uri_fetch_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     max_request_bytes: int = 256 * 1024
     # Requests in progress per process (gateway.admission); stays below the connection
     # pool (15 on SQLite, 20 on PostgreSQL) and the thread pool (40).
@@ -69,8 +73,12 @@ class Settings(BaseSettings):
     # Web pages (gateway.web): session lifetime, idle timeout, sign-in lockout.
     web_session_hours: int = Field(default=8, ge=1, le=24)
     web_idle_minutes: int = Field(default=30, ge=5, le=480)
+    # The lockout holds one account for one client address (gateway.auth.signin_throttle).
     web_lockout_attempts: int = Field(default=5, ge=3, le=20)
     web_lockout_minutes: int = Field(default=15, ge=1, le=1440)
+    # Failed sign-ins from one client address (any accounts) before it is paused (429).
+    web_signin_address_attempts: int = Field(default=20, ge=5, le=1000)
+    web_signin_address_minutes: int = Field(default=15, ge=1, le=1440)
 
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_seconds: float = Field(default=5.0, ge=0)

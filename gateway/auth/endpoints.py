@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import rfc8414
 from gateway.auth.rfc6749 import InvalidRequest, OAuthError
+from gateway.bootstrap import Container
 from gateway.dependencies import ContainerDep, CurrentPrincipal, SessionDep
 
 router = APIRouter()
@@ -45,11 +46,21 @@ def _oauth_error(exc: OAuthError) -> JSONResponse:
 
 
 async def _oauth_call(
-    request: Request, session: Session, call: Callable[[dict[str, str]], Any]
+    request: Request,
+    container: Container,
+    session: Session,
+    call: Callable[[dict[str, str]], Any],
 ) -> Any:
     form = await read_form(request)
 
     def run() -> Any:
+        # A client's jwks_uri is fetched (when the cache cannot serve) before ``session``
+        # begins its transaction: waiting on the network inside it held the SQLite write
+        # lock for every request of the gateway (issue 15, finding 9).
+        with Session(container.reader) as reading:
+            wanted = container.auth.keys_to_prefetch(reading, form=form)
+        if wanted is not None:
+            container.auth.prefetch_client_keys(wanted)
         result = call(form)
         session.commit()
         return result
@@ -63,6 +74,7 @@ async def token(request: Request, container: ContainerDep, session: SessionDep) 
     authorization = request.headers.get("authorization")
     body = await _oauth_call(
         request,
+        container,
         session,
         lambda form: container.auth.token(
             session, form=form, authorization=authorization, trace_id=request.state.trace_id
@@ -78,6 +90,7 @@ async def introspect(
     authorization = request.headers.get("authorization")
     body = await _oauth_call(
         request,
+        container,
         session,
         lambda form: container.auth.introspect(session, form=form, authorization=authorization),
     )
@@ -89,6 +102,7 @@ async def revoke(request: Request, container: ContainerDep, session: SessionDep)
     authorization = request.headers.get("authorization")
     await _oauth_call(
         request,
+        container,
         session,
         lambda form: container.auth.revoke(
             session, form=form, authorization=authorization, trace_id=request.state.trace_id

@@ -1,11 +1,11 @@
-"""Tables of the authorization server: clients, used assertion ids, revoked tokens."""
+"""Tables of authentication: clients, used assertion ids, revoked tokens, failed sign-ins."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from gateway.clock import utcnow
@@ -60,4 +60,41 @@ class RevokedToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     revoked_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+# Who a ``RevokedBefore`` row is about.
+CLIENT_HOLDER = "client"
+USER_HOLDER = "user"
+
+
+class RevokedBefore(SQLModel, table=True):
+    """Every token issued to a client, or for a user, before ``before`` is revoked.
+
+    Written when a client is disabled or a user deactivated
+    (``gateway.auth.revocation``), so enabling them again does not bring their
+    older tokens back (nor a user's older web sessions).
+    """
+
+    __tablename__ = "oauth_revoked_before"
+
+    holder: str = Field(primary_key=True, max_length=10)  # CLIENT_HOLDER or USER_HOLDER
+    holder_id: str = Field(primary_key=True, max_length=40)
+    before: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SigninFailure(SQLModel, table=True):
+    """One failed web sign-in: from which client address, for which account (None: unknown).
+
+    Rows live only as long as the windows that count them (``gateway.auth.signin_throttle``).
+    """
+
+    __tablename__ = "auth_signin_failures"
+    __table_args__ = (Index("ix_auth_signin_failures_address", "address", "failed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(max_length=64)
+    user_id: str | None = Field(default=None, max_length=40)
+    failed_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
     )

@@ -6,12 +6,18 @@ module authenticates the client (RFC 7523 ``private_key_jwt``, or
 (``client_credentials`` or the RFC 7523 JWT bearer grant acting for one of the
 client's organisation's users), issues RFC 9068 access tokens, and answers
 introspection (RFC 7662) and revocation (RFC 7009).
+
+A client whose keys sit behind a ``jwks_uri`` may need them fetched: the
+endpoint asks ``keys_to_prefetch`` in a read-only transaction and calls
+``prefetch_client_keys`` with no transaction open, before the grant runs
+(``gateway.auth.client_keys`` says why and how often).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -23,8 +29,13 @@ from urllib.parse import unquote
 from sqlmodel import Session
 
 from gateway.audit.service import Actor, AuditEvent, AuditTrail
-from gateway.auth import repository, rfc7523, rfc9068
-from gateway.auth.client_keys import ClientKeyResolver, ClientKeysUnavailable
+from gateway.auth import repository, revocation, rfc7523, rfc9068
+from gateway.auth.client_keys import (
+    ClientKeyResolver,
+    ClientKeysUnavailable,
+    FetchLimits,
+    KeysWanted,
+)
 from gateway.auth.models import ClientAuthMethod, OAuthClient
 from gateway.auth.principal import Principal
 from gateway.auth.rfc6749 import (
@@ -85,10 +96,55 @@ class AuthorizationServer:
         self._client_keys = client_keys
         self._audit = audit
         self._validated = rfc9068.ValidatedTokens()
+        # Tokens honoured here must stay revoked once their client or user was disabled.
+        revocation.install()
+        self._fetch_limits = FetchLimits(
+            refetch_seconds=settings.jwks_uri_refetch_seconds,
+            timeout_seconds=settings.jwks_uri_fetch_timeout_seconds,
+        )
 
     @property
     def _audiences(self) -> list[str]:
         return [self._settings.token_endpoint, self._settings.issuer]
+
+    # -- keys behind a jwks_uri, fetched before any transaction ------------------
+
+    def keys_to_prefetch(self, session: Session, *, form: Mapping[str, str]) -> KeysWanted | None:
+        """The ``jwks_uri`` and key ids this request's assertions will be verified with.
+
+        Only reads; nothing is decided here (``authenticate_client`` checks it all
+        again in the request's own transaction). None when nothing needs fetching.
+        """
+        assertion = form.get("client_assertion")
+        if not assertion:
+            return None
+        try:
+            header, claims = rfc7523.peek(assertion)
+        except rfc7523.AssertionError_:
+            return None
+        client_id = form.get("client_id") or claims.get("iss")
+        if not isinstance(client_id, str):
+            return None
+        client = repository.get_client(session, client_id)
+        if (
+            client is None
+            or not client.enabled
+            or client.auth_method is not ClientAuthMethod.PRIVATE_KEY_JWT
+            or client.jwks
+            or not client.jwks_uri
+        ):
+            return None
+        kids = [_kid(header)]
+        grant = form.get("assertion")
+        if form.get("grant_type") == rfc7523.JWT_BEARER_GRANT and grant:
+            # A malformed grant is refused later, with the grant's own error.
+            with contextlib.suppress(rfc7523.AssertionError_):
+                kids.append(_kid(rfc7523.peek(grant)[0]))
+        return KeysWanted(client_id=client.id, jwks_uri=client.jwks_uri, kids=tuple(kids))
+
+    def prefetch_client_keys(self, wanted: KeysWanted) -> None:
+        """Network I/O, bounded per client: call it with no database transaction open."""
+        self._client_keys.prefetch(wanted, limits=self._fetch_limits)
 
     # -- client authentication (RFC 6749 section 2.3, RFC 7523 section 2.2) --
 
@@ -142,9 +198,8 @@ class AuthorizationServer:
         expected_subject: str | None,
         error: type[OAuthError],
     ) -> rfc7523.VerifiedAssertion:
-        kid = header.get("kid")
         try:
-            keys = self._client_keys.keys_for(client, kid=kid if isinstance(kid, str) else None)
+            keys = self._client_keys.keys_for(client, kid=_kid(header))
         except ClientKeysUnavailable as exc:
             raise error(str(exc)) from exc
         try:
@@ -354,11 +409,13 @@ class AuthorizationServer:
             jti=claims["jti"],
             client_id=claims["client_id"],
             user_id=claims["sub"] if claims.get("role") else None,
+            issued_at=int(claims.get("iat", 0)),
         )
 
     def _honoured_claims(self, session: Session, value: str) -> dict[str, Any] | None:
         """The claims of a valid access token that still stands: not revoked (RFC 7009),
-        its client enabled, its user (if any) active."""
+        not issued before its client or user was last disabled, its client enabled, its
+        user (if any) active."""
         claims = self._valid_claims(value)
         if claims is None or not self._standing(session, claims).honoured:
             return None
@@ -386,7 +443,16 @@ class AuthorizationServer:
         )
 
     def purge_expired(self, session: Session) -> None:
-        repository.purge_used_assertions(session, before=utcnow() - timedelta(minutes=5))
+        now = utcnow()
+        repository.purge_used_assertions(session, before=now - timedelta(minutes=5))
+        # Failed sign-ins hold a client address: kept no longer than a window counts them.
+        longest = max(self._settings.web_lockout_minutes, self._settings.web_signin_address_minutes)
+        repository.purge_signin_failures(session, before=now - timedelta(minutes=longest))
+
+
+def _kid(header: Mapping[str, Any]) -> str | None:
+    kid = header.get("kid")
+    return kid if isinstance(kid, str) else None
 
 
 def _known_scopes(value: str) -> frozenset[Scope]:

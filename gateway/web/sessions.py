@@ -8,6 +8,9 @@ session's synchronizer token (OWASP CSRF Prevention Cheat Sheet); forms
 without a session (sign-in, the person's pages) use a double-submit token in
 a cookie of its own.
 
+A session opened before its user was last deactivated stays ended when the
+user is active again (``gateway.auth.revocation``), as their tokens do.
+
 A session acts as a ``Principal`` with the scopes of the user's role
 (``ROLE_SCOPES``), so every page goes through the same service checks and
 policy decisions as an API call.
@@ -23,6 +26,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from gateway.auth import repository as auth_repository
+from gateway.auth.models import USER_HOLDER
 from gateway.auth.principal import Principal
 from gateway.auth.service import ROLE_SCOPES
 from gateway.clock import as_utc, utcnow
@@ -122,6 +127,10 @@ class WebSessions:
             return None
         user = organisations.get_user(session, row.user_id)
         if user is None or not user.active:
+            return None
+        # Deactivating the user ended the session for good, whatever their state now.
+        ended = auth_repository.revoked_before(session, holder=USER_HOLDER, holder_id=user.id)
+        if ended is not None and as_utc(row.created_at) <= ended:
             return None
         organisation = organisations.get_organisation(session, user.organisation_id)
         if organisation is None:

@@ -1,4 +1,8 @@
-"""Sign-in with the gateway's own accounts: cookies, failures, lockout, sign-out, sessions."""
+"""Sign-in with the gateway's own accounts: cookies, failures, lockout, sign-out, sessions.
+
+Throttling per client address and the lockout that only one address suffers are
+replayed as attacks in ``tests/security/test_sign_in_throttling.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,13 @@ from fastapi import FastAPI
 from sqlmodel import Session, select
 
 from gateway.app import create_app
+from gateway.auth.models import SigninFailure
 from gateway.bootstrap import build
 from gateway.clock import utcnow
 from gateway.database import unit_of_work
 from gateway.errors import BadRequest
 from gateway.organisations import repository as organisations
 from gateway.organisations.models import Role
-from gateway.web import repository as web_repository
 from gateway.web.composition import build_accounts
 from gateway.web.models import WebSession
 from tests.web.conftest import Site, fast_accounts
@@ -146,9 +150,9 @@ def test_a_wrong_password_is_refused_and_audited(site: Site) -> None:
     assert failed.value("password") == ""  # a password is never sent back
     assert _details(site, "signin.failed", user_id) == [{"reason": "wrong_password"}]
     # The failure is counted and audited; no session is opened.
-    assert "web_signin_counters" in changed_tables(before, site.state())
+    assert "auth_signin_failures" in changed_tables(before, site.state())
     assert set(changed_tables(before, site.state())) <= {
-        "web_signin_counters",
+        "auth_signin_failures",
         "audit_events",
         "audit_checkpoints",
     }
@@ -203,13 +207,19 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(site: Si
     assert _sessions_of(site, user_id) == 0
 
     # When the lock has run out, the right password signs in again.
+    lockout = timedelta(minutes=site.container.settings.web_lockout_minutes)
     with unit_of_work(site.container.engine) as session:
-        counter = web_repository.counter_for_update(session, user_id)
-        assert counter is not None
-        counter.locked_until = utcnow() - timedelta(seconds=1)
-        web_repository.save_counter(session, counter)
+        for row in session.exec(
+            select(SigninFailure).where(SigninFailure.user_id == user_id)
+        ).all():
+            row.failed_at = utcnow() - lockout - timedelta(seconds=1)
+            session.add(row)
     assert browser.sign_in(email).status == 303
     assert _sessions_of(site, user_id) == 1
+    # ... and clears the account's failures from this address.
+    with Session(site.container.engine) as session:
+        left = session.exec(select(SigninFailure).where(SigninFailure.user_id == user_id)).all()
+        assert left == []
 
 
 @pytest.mark.parametrize(

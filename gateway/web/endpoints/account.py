@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from gateway.auth.signin_throttle import address_window, client_address
 from gateway.dependencies import SessionDep
 from gateway.organisations.models import Role
-from gateway.web.accounts import PasswordCredentials, SigninFailed
+from gateway.web.accounts import PasswordCredentials, SigninFailed, SigninThrottled
 from gateway.web.dependencies import (
     AnonymousForm,
     CheckedForm,
@@ -43,6 +44,7 @@ def _signin_page(
     form: Form,
     next_path: str,
     failed: bool = False,
+    throttled: bool = False,
     signed_out: bool = False,
     status: int = 200,
 ) -> Response:
@@ -57,6 +59,7 @@ def _signin_page(
         form=form,
         next=next_path,
         failed=failed,
+        throttled=throttled,
         signed_out=signed_out,
         csrf_token=token,
     )
@@ -90,8 +93,17 @@ def signin(request: Request, web: WebDep, session: SessionDep, data: AnonymousFo
         user = web.accounts.authenticate(
             session,
             credentials=PasswordCredentials(email=email, password=password),
+            address=client_address(request.client.host if request.client else None),
+            address_window=address_window(web.container.settings),
             trace_id=request.state.trace_id,
         )
+    except SigninThrottled as throttled:
+        # Nothing was checked or written: RFC 6585 section 4, with when to come back.
+        response = _signin_page(
+            request, web, form=form, next_path=next_path, throttled=True, status=429
+        )
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     except SigninFailed:
         session.commit()  # the failure and any lock are recorded even though sign-in fails
         return _signin_page(request, web, form=form, next_path=next_path, failed=True, status=401)
