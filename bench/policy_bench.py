@@ -183,8 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "same user, a new person (consent) each time",
         rate(lambda index: engine.decide(people[index]), iterations=args.iterations),
     )
+    user = request.principal
+    assert isinstance(user, Principal)  # the bench's request is a user's
     users = [
-        replace(people[index], principal=replace(request.principal, user_id=f"user-{index}"))
+        replace(people[index], principal=replace(user, user_id=f"user-{index}"))
         for index in range(args.iterations)
     ]
     report(
