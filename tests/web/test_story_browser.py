@@ -210,6 +210,13 @@ def test_the_whole_story(browser: Browser, gateway: LiveGateway, tmp_path: Path)
     events.first.locator("a").first.click()
     checks.check(dpo, "audit event")
     dpo.goto("/web/audit/verify")
+    # The verification runs in the background: start it, then reload until its result shows.
+    dpo.locator("main form[action='/web/audit/verify'] button").click()
+    for _ in range(40):
+        if re.search("unversehrt|intact", dpo.locator("main").inner_text()):
+            break
+        dpo.wait_for_timeout(250)
+        dpo.goto("/web/audit/verify")
     expect(dpo.locator("main")).to_contain_text(re.compile("unversehrt|intact"))
     checks.check(dpo, "audit verify")
     dpo.goto("/web/audit/anomalies")
