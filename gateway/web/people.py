@@ -15,6 +15,7 @@ from sqlmodel import Session
 from gateway.access.guard import AccessGuard
 from gateway.audit.service import AuditTrail
 from gateway.auth.principal import Principal
+from gateway.bootstrap import Container
 from gateway.organisations import repository as organisations
 from gateway.organisations.models import OrganisationKind
 from gateway.policy.models import Routing
@@ -60,21 +61,15 @@ def register_or_find(
 
 
 def visible(
-    session: Session,
-    *,
-    principal: Principal,
-    subject_id: str,
-    sealer: Sealer,
-    guard: AccessGuard,
-    routing: Routing,
+    session: Session, *, container: Container, principal: Principal, subject_id: str
 ) -> Person:
     """The person as the viewer may see them (``person.read.staff_with_standing``), or 404."""
     return reading.read_person(
         session,
-        guard=guard,
+        guard=container.guard,
         principal=principal,
-        sealer=sealer,
-        routing=routing,
+        sealer=container.sealer,
+        routing=container.policy.routing,
         subject_id=subject_id,
     )
 

@@ -127,12 +127,7 @@ def new_consent(
 ) -> Response:
     viewer.require(Role.INTEGRATION_MANAGER)
     person = people.visible(
-        session,
-        principal=viewer.principal,
-        subject_id=subject_id,
-        sealer=web.container.sealer,
-        guard=web.container.guard,
-        routing=web.container.policy.routing,
+        session, container=web.container, principal=viewer.principal, subject_id=subject_id
     )
     form = Form(values=capture.defaults(session, web.container.policy, viewer.organisation))
     return _terms_page(request, web, session, viewer, person, form, 200)
@@ -150,12 +145,7 @@ def review_consent(
     """Step two: the text in the person's language next to the German one, and the evidence."""
     viewer.require(Role.INTEGRATION_MANAGER)
     person = people.visible(
-        session,
-        principal=viewer.principal,
-        subject_id=subject_id,
-        sealer=web.container.sealer,
-        guard=web.container.guard,
-        routing=web.container.policy.routing,
+        session, container=web.container, principal=viewer.principal, subject_id=subject_id
     )
     form = Form.from_data(data, lists=capture.LIST_FIELDS)
     terms = _parse(web, session, form)
@@ -185,12 +175,7 @@ def record_consent(
     viewer.require(Role.INTEGRATION_MANAGER)
     container = web.container
     person = people.visible(
-        session,
-        principal=viewer.principal,
-        subject_id=subject_id,
-        sealer=container.sealer,
-        guard=container.guard,
-        routing=container.policy.routing,
+        session, container=container, principal=viewer.principal, subject_id=subject_id
     )
     form = Form.from_data(data, lists=capture.LIST_FIELDS)
     terms = _parse(web, session, form)

@@ -107,12 +107,7 @@ def person(
     viewer.require(*PEOPLE_ROLES)
     container = web.container
     found = people.visible(
-        session,
-        principal=viewer.principal,
-        subject_id=subject_id,
-        sealer=container.sealer,
-        guard=container.guard,
-        routing=container.policy.routing,
+        session, container=container, principal=viewer.principal, subject_id=subject_id
     )
     consents = []
     for consent_id in repository.consent_ids_about(

@@ -113,12 +113,7 @@ def ask_form(
 ) -> Response:
     viewer.require(*ASKING_ROLES)
     person = people.visible(
-        session,
-        principal=viewer.principal,
-        subject_id=subject_id,
-        sealer=web.container.sealer,
-        guard=web.container.guard,
-        routing=web.container.policy.routing,
+        session, container=web.container, principal=viewer.principal, subject_id=subject_id
     )
     # A fresh key per form: a form sent twice asks once (the service's Idempotency-Key).
     form = Form(values={"question": question or "", "idempotency_key": secrets.token_urlsafe(16)})
@@ -137,12 +132,7 @@ def ask(
     viewer.require(*ASKING_ROLES)
     container = web.container
     person = people.visible(
-        session,
-        principal=viewer.principal,
-        subject_id=subject_id,
-        sealer=container.sealer,
-        guard=container.guard,
-        routing=container.policy.routing,
+        session, container=container, principal=viewer.principal, subject_id=subject_id
     )
     form = Form.from_data(data)
     questions = {q.id: q for q in _questions(web, session, viewer, person.subject)}
